@@ -1,0 +1,1 @@
+"""Keras layers for waveform and spectrogram augmentation, on batches, in graph mode."""

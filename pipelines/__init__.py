@@ -1,0 +1,1 @@
+"""Datasets, in-graph features, training, evaluation and prediction: the parts composed."""

@@ -1,0 +1,58 @@
+"""The `fakespeech` console command: one subcommand per job, each a `main(argv) -> int` in its own module."""
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, function, one-line help). Modules are imported only when their subcommand runs, so
+# `fakespeech --help` does not pay for importing TensorFlow.
+COMMANDS = {
+    "make-corpus": ("tfrecord_builder.cli", "make_corpus_main", "generate a synthetic corpus in the ASVspoof2019 layout"),
+    "build": ("tfrecord_builder.cli", "build_main", "build stratified TFRecord shards from a corpus"),
+    "inspect": ("tfrecord_builder.cli", "inspect_main", "count utterances per split, label and attack"),
+    "models": ("models.cli", "models_main", "list registered models with input kind and parameter count"),
+    "convert-weights": ("models.cli", "convert_weights_main", "convert published PyTorch AASIST weights to Keras"),
+    "train": ("pipelines.commands.train", "main", "train a model on shards"),
+    "evaluate": ("pipelines.commands.evaluate", "main", "score a split and write the ASVspoof report"),
+    "score": ("pipelines.commands.score", "main", "compute the ASVspoof report for an existing score file"),
+    "predict": ("pipelines.commands.predict", "main", "score audio files or folders with a trained model"),
+    "export": ("pipelines.commands.export", "main", "export a run as SavedModel or TFLite"),
+    "demo": ("pipelines.commands.demo", "main", "generate a corpus, build, train, evaluate: the whole flow"),
+}
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="fakespeech",
+        description="Detect spoofed and deepfake speech: corpora -> TFRecord shards -> Keras models -> ASVspoof metrics.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'fakespeech COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, _, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
+    if argv[0] == "--version":
+        from importlib.metadata import version
+
+        print(f"fakespeech {version('fakespeech')}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        parser.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
+    module_name, function, _ = COMMANDS[name]
+    command = getattr(importlib.import_module(module_name), function)
+    return int(command(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

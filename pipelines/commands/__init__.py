@@ -1,0 +1,1 @@
+"""One module per `fakespeech` subcommand, each with `main(argv) -> int`."""
