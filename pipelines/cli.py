@@ -7,11 +7,11 @@ import sys
 # name -> (module, function, one-line help). Modules are imported only when their subcommand runs, so
 # `fakespeech --help` does not pay for importing TensorFlow.
 COMMANDS = {
-    "make-corpus": ("tfrecord_builder.cli", "make_corpus_main", "generate a synthetic corpus in the ASVspoof2019 layout"),
+    "make-corpus": ("tfrecord_builder.synthetic", "make_corpus_main", "generate a synthetic corpus in the ASVspoof2019 layout"),
     "build": ("tfrecord_builder.cli", "build_main", "build stratified TFRecord shards from a corpus"),
     "inspect": ("tfrecord_builder.cli", "inspect_main", "count utterances per split, label and attack"),
     "models": ("models.cli", "models_main", "list registered models with input kind and parameter count"),
-    "convert-weights": ("models.cli", "convert_weights_main", "convert published PyTorch AASIST weights to Keras"),
+    "convert-weights": ("models.convert", "convert_weights_main", "convert published PyTorch AASIST weights to Keras"),
     "train": ("pipelines.commands.train", "main", "train a model on shards"),
     "evaluate": ("pipelines.commands.evaluate", "main", "score a split and write the ASVspoof report"),
     "score": ("pipelines.commands.score", "main", "compute the ASVspoof report for an existing score file"),

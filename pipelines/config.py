@@ -10,6 +10,9 @@ from pipelines.config_base import ConfigMixin
 class DataConfig(ConfigMixin):
     """How shards become batches (see `pipelines.datasets.make_dataset`)."""
 
+    shards: Optional[str] = None  # the shards directory a run trained on (local or gs://)
+    train_split: str = "train"
+    dev_split: str = "dev"
     sample_rate: int = 16000
     clip_samples: int = 64600  # about 4 s, as AASIST uses
     batch_size: int = 32
@@ -18,6 +21,7 @@ class DataConfig(ConfigMixin):
     trim_silence: bool = False
     trim_top_db: float = 40.0
     normalize: bool = False
+    normalize_mode: str = "peak"  # "peak" (zero mean, unit peak) | "std" (zero mean, unit std)
     balance: str = "weights"  # "weights" | "sample" | "none"
     eval_windows: str = "first"  # "first" | "all" (every window, averaged per utterance)
     window_hop: Optional[int] = None  # hop between evaluation windows; defaults to clip_samples

@@ -1,0 +1,53 @@
+"""The end-to-end model: raw waveform -> in-graph features -> (SpecAugment while training) -> backbone -> logit.
+
+Putting the feature front end inside the model means the accelerator computes it, and the saved `.keras` file,
+the SavedModel and the TFLite export all take a float32 waveform at the model's sample rate.
+"""
+
+import keras
+
+import models
+from pipelines.augmentation import build_spectrogram_augmenter
+from pipelines.features import build_feature_layer, feature_output_shape
+
+
+def backbone_input_shape(run_config):
+    """The shape (without batch) the backbone sees for the configured clip length and features."""
+    return tuple(feature_output_shape(run_config.features, run_config.data.clip_samples))
+
+
+def check_compatible(run_config):
+    """Raw-waveform models need `features.kind == "waveform"`, and spectrogram models need a spectrogram."""
+    entry = models.get_entry(run_config.model.name)
+    is_waveform = run_config.features.kind == "waveform"
+    if (entry.input_kind == "waveform") != is_waveform:
+        raise ValueError(
+            f"model {entry.name!r} takes {entry.input_kind} input but features.kind is "
+            f"{run_config.features.kind!r}; set features.kind={'waveform' if not is_waveform else 'logmel'}"
+        )
+
+
+def build_end_to_end(run_config, with_augmentation=True):
+    """Builds the waveform-to-logit `keras.Model` for a `RunConfig`.
+
+    Args:
+        run_config: `pipelines.config.RunConfig`.
+        with_augmentation: include the spectrogram augmenter (identity at inference).
+
+    Returns:
+        A functional `keras.Model` with input `waveform` (batch, clip_samples) and output (batch, 1): the logit
+        of "spoof" in float32. Scores for evaluation are `-logit` (higher = more bona fide).
+    """
+    check_compatible(run_config)
+    model_cfg = run_config.model
+    waveform = keras.Input(shape=(run_config.data.clip_samples,), name="waveform", dtype="float32")
+    features = build_feature_layer(run_config.features)(waveform)  # (batch, time, bins) or (batch, samples)
+    augmenter = build_spectrogram_augmenter(run_config.augment) if with_augmentation else None
+    if augmenter is not None and run_config.features.kind != "waveform":
+        features = augmenter(features)
+    params = dict(model_cfg.params)
+    if model_cfg.pretrained_weights:
+        params["pretrained_weights"] = model_cfg.pretrained_weights
+    backbone = models.build(model_cfg.name, backbone_input_shape(run_config), **params)
+    logit = backbone(features)
+    return keras.Model(waveform, logit, name=f"fakespeech_{model_cfg.name}")
