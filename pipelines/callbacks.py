@@ -29,7 +29,11 @@ class DevEER(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         scores = score_dataset(self.model, self.dataset)
         is_spoof = (scores["key"] == "spoof").to_numpy()
-        eer, _ = compute_eer(scores["score"].to_numpy()[~is_spoof], scores["score"].to_numpy()[is_spoof])
+        try:
+            eer, _ = compute_eer(scores["score"].to_numpy()[~is_spoof], scores["score"].to_numpy()[is_spoof])
+        except ValueError:
+            # A collapsed model (all scores equal, or non-finite) early in training: the worst EER, not a crash.
+            eer = 1.0
         # Binary cross-entropy of the spoof logit (= -score), unweighted, for a loss comparable across runs.
         logits = -scores["score"].to_numpy()
         val_loss = np.mean(np.logaddexp(0.0, logits) - is_spoof * logits)

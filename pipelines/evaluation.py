@@ -4,12 +4,10 @@ import json
 import os
 
 import keras
-import numpy as np
 
 from pipelines.calibration import Calibrator
 from pipelines.config import RunConfig
-from pipelines.metrics import compute_eer
-from pipelines.report import write_report
+from pipelines.report import fit_on_dev, write_report
 from pipelines.score_files import read_asv_scores, write_score_file
 from pipelines.scoring import score_split
 from pipelines.training import CONFIG_FILE, MODEL_FILE
@@ -32,18 +30,10 @@ def load_run(run_dir):
     return RunConfig.load_json(config_path), keras.saving.load_model(model_path)
 
 
-def _split_arrays(scores):
-    is_spoof = (scores["key"] == "spoof").to_numpy()
-    values = scores["score"].to_numpy(dtype=np.float64)
-    return values[~is_spoof], values[is_spoof]
-
-
 def calibrate_on_dev(run_dir, model, shards_dir, data_config, dev_split):
     """Fits the logistic calibration and the EER threshold on dev, stores them in the run, returns both."""
     dev_scores = score_split(model, shards_dir, dev_split, data_config)
-    bona, spoof = _split_arrays(dev_scores)
-    _, threshold = compute_eer(bona, spoof)
-    calibrator = Calibrator.fit(dev_scores["score"].to_numpy(), (dev_scores["key"] == "bonafide").to_numpy())
+    threshold, calibrator = fit_on_dev(dev_scores)
     state = {"dev_split": dev_split, "eer_threshold": float(threshold), "calibrator": calibrator.to_dict()}
     tmp = os.path.join(run_dir, f"{CALIBRATION_FILE}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:

@@ -22,13 +22,9 @@ def build_parser():
 
 
 def print_summary(report, out_dir):
-    pooled = report["pooled"]
-    print(f"pooled EER: {100 * pooled['eer']:.2f}%")
-    tdcf = pooled.get("min_tdcf")
-    print(f"min t-DCF: {tdcf:.4f}" if tdcf is not None else "min t-DCF: n/a (pass --asv-scores)")
-    print("per attack:")
-    for row in report["per_attack"]:
-        print(f"  {row['attack']:>6}  EER {100 * row['eer']:6.2f}%  n={row['count']}")
+    from pipelines.report import summary_text
+
+    print(summary_text(report))
     print(f"report: {out_dir}/report.md")
 
 
