@@ -88,7 +88,7 @@ def make_train_dataset(run_config, shards_dir, global_batch):
     data = run_config.data.replace(batch_size=global_batch)
     dataset = datasets.make_dataset(
         shards_dir, data.train_split, data, training=True,
-        waveform_augment=build_waveform_augmenter(run_config.augment),
+        waveform_augment=build_waveform_augmenter(run_config.augment, run_config.data.sample_rate),
         batch_mixer=build_batch_mixer(run_config.augment),
     )
     dataset = _with_sample_weights(dataset, loss_weights(run_config, shards_dir))
