@@ -1,0 +1,92 @@
+"""`export_run` / `fakespeech export`: the exported graphs reproduce the Keras model's logits and scores."""
+
+import importlib.util
+import json
+import os
+import pathlib
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipelines.commands.export import main as export_main
+from pipelines.export import export_run
+
+# The SavedModel runs the same TF graph as Keras: only float32 reassociation can differ.
+SAVED_MODEL_TOLERANCE = 1e-5
+# TFLite has its own kernels (FFT, reductions, XNNPACK convolutions) for the same float32 maths.
+TFLITE_TOLERANCE = 1e-3
+
+
+def _import_sibling(name):
+    """The suite runs with --import-mode=importlib and tests/pipelines is not a package: load the file by path."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name(f"{name}.py"))
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+rf = _import_sibling("run_fixtures")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """(calibrated run dir, keras model, waveforms (3, clip), the Keras model's logits on them)."""
+    run_config, model = rf.build_tiny_model()
+    run_dir = rf.write_run(str(tmp_path_factory.mktemp("run")), run_config, model, calibration_threshold=0.25)
+    rng = np.random.default_rng(0)
+    waveforms = np.stack([rf.tone_mix(rf.CLIP_SAMPLES / rf.SAMPLE_RATE, rf.SAMPLE_RATE, seed=s) for s in range(2)]
+                         + [rng.uniform(-0.5, 0.5, rf.CLIP_SAMPLES)]).astype(np.float32)
+    return run_dir, model, waveforms, model.predict(waveforms, verbose=0)
+
+
+@pytest.mark.slow
+def test_saved_model_matches_keras_model(run, tmp_path):
+    run_dir, _, waveforms, logits = run
+    out = str(tmp_path / "served")
+    export_run(run_dir, "savedmodel", out)
+    serve = tf.saved_model.load(out).signatures["serving_default"]
+    outputs = serve(waveform=tf.constant(waveforms))
+    np.testing.assert_allclose(outputs["logit"].numpy(), logits, atol=SAVED_MODEL_TOLERANCE, rtol=0)
+    np.testing.assert_allclose(outputs["score"].numpy(), -logits, atol=SAVED_MODEL_TOLERANCE, rtol=0)
+
+
+@pytest.mark.slow
+def test_tflite_matches_keras_model(run, tmp_path):
+    run_dir, _, waveforms, logits = run
+    out = str(tmp_path / "model.tflite")
+    info = export_run(run_dir, "tflite", out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tf.lite.Interpreter's deprecation notice (LiteRT)
+        interpreter = tf.lite.Interpreter(model_path=out)
+    runner = interpreter.get_signature_runner("serving_default")
+    outputs = runner(waveform=waveforms)
+    np.testing.assert_allclose(outputs["logit"], logits, atol=TFLITE_TOLERANCE, rtol=0)
+    np.testing.assert_allclose(outputs["score"], -logits, atol=TFLITE_TOLERANCE, rtol=0)
+    assert isinstance(info["exports"]["tflite"]["select_tf_ops"], bool)
+
+
+@pytest.mark.slow
+def test_cli_writes_export_json_beside_and_replaces_an_earlier_export(run, capsys):
+    run_dir = run[0]
+    for _ in range(2):  # the second export replaces the first in place
+        assert export_main([run_dir, "--format", "savedmodel"]) == 0
+    out = os.path.join(run_dir, "export", "savedmodel")
+    assert out in capsys.readouterr().out
+    assert "serving_default" in tf.saved_model.load(out).signatures
+    with open(os.path.join(run_dir, "export", "export.json"), encoding="utf-8") as file:
+        info = json.load(file)
+    assert (info["sample_rate"], info["clip_samples"]) == (rf.SAMPLE_RATE, rf.CLIP_SAMPLES)
+    assert (info["threshold"], info["threshold_source"]) == (0.25, "dev_eer")
+    assert info["calibration"] == {"kind": "linear_llr", **rf.CALIBRATION}
+    assert info["input"]["name"] == "waveform" and set(info["outputs"]) == {"logit", "score"}
+    assert info["exports"]["savedmodel"]["file"] == "savedmodel"
+    assert [name for name in os.listdir(os.path.join(run_dir, "export")) if name.startswith(".")] == []
+
+
+def test_unknown_format_is_rejected_naming_the_flag(run):
+    with pytest.raises(ValueError, match="--format"):
+        export_run(run[0], "onnx")
