@@ -70,7 +70,8 @@ def encode_example(samples, sample_rate, **fields):
     }
     for name in STRING_FIELDS:
         feature[name] = _bytes(str(fields.get(name, "-")).encode("utf-8"))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # Deterministic: the features map would otherwise be ordered by the per-process string hash seed.
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def parse_example(serialized):

@@ -1,0 +1,74 @@
+"""Reading one utterance as mono int16 PCM at the build's sample rate.
+
+Kept free of TensorFlow so decoding worker processes start quickly.
+"""
+
+import collections
+import math
+import os
+
+import numpy as np
+import soundfile as sf
+
+DecodedAudio = collections.namedtuple("DecodedAudio", ["samples", "source_rate", "channels"])
+
+
+class AudioError(Exception):
+    """An audio file that cannot become an example (missing, unreadable or empty); the message names the file."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def read_audio(path, sample_rate):
+    """Reads `path` as mono int16 at `sample_rate`.
+
+    Mono files at the right rate are returned sample for sample. Multichannel files are averaged to mono and
+    off-rate files go through a polyphase resampler (`scipy.signal.resample_poly`, Kaiser-windowed FIR), both
+    in float64 and rounded back to int16 once.
+
+    Returns:
+        `DecodedAudio(samples, source_rate, channels)`.
+
+    Raises:
+        AudioError: the file is missing, unreadable or holds no samples.
+    """
+    if not os.path.exists(path):
+        raise AudioError(path, "missing audio file")
+    try:
+        info = sf.info(str(path))
+        # Off-rate or multichannel audio is processed in float so that int16 rounding happens only once.
+        dtype = "int16" if info.channels == 1 and info.samplerate == sample_rate else "float64"
+        data, source_rate = sf.read(str(path), dtype=dtype, always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(path, f"unreadable audio ({exc})") from None
+    if data.shape[0] == 0:
+        raise AudioError(path, "empty audio (0 samples)")
+    if dtype == "int16":
+        return DecodedAudio(np.ascontiguousarray(data[:, 0]), source_rate, 1)
+    mono = data.mean(axis=1)
+    if source_rate != sample_rate:
+        mono = resample(mono, source_rate, sample_rate)
+    pcm = np.clip(np.round(mono * 32768.0), -32768, 32767).astype(np.int16)
+    return DecodedAudio(pcm, source_rate, info.channels)
+
+
+def resample(samples, source_rate, target_rate):
+    """Polyphase resampling by the reduced ratio `target_rate / source_rate`."""
+    from scipy import signal  # imported here: it takes seconds, and most corpora never need it
+
+    divisor = math.gcd(int(source_rate), int(target_rate))
+    return signal.resample_poly(samples, target_rate // divisor, source_rate // divisor)
+
+
+def decode_job(path, sample_rate):
+    """`read_audio` for a worker process: the `DecodedAudio`, or the reason string when the file is bad.
+
+    A reason string rather than a raised `AudioError` crosses the process boundary without pickling trouble.
+    """
+    try:
+        return read_audio(path, sample_rate)
+    except AudioError as exc:
+        return exc.reason

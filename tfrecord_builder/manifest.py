@@ -1,0 +1,93 @@
+"""`manifest.json`: what a build produced (counts, checksums, config, skipped files), read by every consumer.
+
+Structure::
+
+    {"format_version": 1, "package_version": "0.1.0", "build_config": {...}, "sample_rate": 16000,
+     "resampler": "scipy.signal.resample_poly", "resampled": [files], "downmixed": [files],
+     "splits": {split: {"num_examples", "counts": {"bonafide", "spoof"}, "attacks": {"A01": n, "-": n},
+                        "num_shards", "shards": [{"file", "num_examples", "counts", "attacks", "bytes", "sha256"}]}},
+     "totals": {"num_examples", "counts", "attacks", "num_shards", "bytes"},
+     "skipped": [{"file", "line", "reason"}, ...]}
+
+File paths in `resampled`, `downmixed` and `skipped` are relative to the corpus root.
+"""
+
+import collections
+import json
+import pathlib
+
+from tfrecord_builder.protocols import KEYS
+
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+SHARD_KEYS = ("file", "num_examples", "counts", "attacks", "bytes", "sha256")
+
+
+def package_version():
+    from importlib import metadata
+
+    try:
+        return metadata.version("fakespeech")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def assemble_manifest(config, plans, records, protocol_skips):
+    """Builds the manifest from the shard records (`records["split/index"]`), in plan order."""
+    splits, resampled, downmixed, skipped = {}, [], [], list(protocol_skips)
+    for split in config.splits:
+        shard_records = [records[plan_key(p)] for p in plans if p.split == split]
+        for record in shard_records:
+            resampled += record["resampled"]
+            downmixed += record["downmixed"]
+            skipped += record["skipped"]
+        splits[split] = _summarise([{key: r[key] for key in SHARD_KEYS} for r in shard_records])
+        splits[split]["shards"] = [{key: r[key] for key in SHARD_KEYS} for r in shard_records]
+    totals = _summarise([s for s in splits.values()])
+    totals["num_shards"] = sum(s["num_shards"] for s in splits.values())
+    totals["bytes"] = sum(shard["bytes"] for s in splits.values() for shard in s["shards"])
+    return {
+        "format_version": FORMAT_VERSION,
+        "package_version": package_version(),
+        "build_config": config.to_dict(),
+        "sample_rate": config.sample_rate,
+        "resampler": "scipy.signal.resample_poly",
+        "resampled": resampled,
+        "downmixed": downmixed,
+        "splits": splits,
+        "totals": totals,
+        "skipped": skipped,
+    }
+
+
+def _summarise(parts):
+    counts = {key: 0 for key in KEYS}
+    attacks = collections.Counter()
+    for part in parts:
+        for key, n in part["counts"].items():
+            counts[key] += n
+        attacks.update(part["attacks"])
+    return {
+        "num_examples": sum(counts.values()),
+        "counts": counts,
+        "attacks": dict(sorted(attacks.items())),
+        "num_shards": len(parts),
+    }
+
+
+def plan_key(plan):
+    return f"{plan.split}/{plan.index:05d}"
+
+
+def load_manifest(directory):
+    """Reads `manifest.json` from a shard folder (or the file itself)."""
+    path = pathlib.Path(directory)
+    if path.is_dir():
+        path = path / MANIFEST_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {MANIFEST_FILE} at {path}; build shards with 'fakespeech build' first")
+    with open(path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: unsupported manifest format_version {manifest.get('format_version')!r}")
+    return manifest

@@ -1,0 +1,86 @@
+"""`fakespeech make-corpus OUT`: write a synthetic ASVspoof2019 corpus."""
+
+import argparse
+import collections
+import time
+
+from tfrecord_builder.synthetic import layout
+
+
+def _counts(text):
+    """`B:S` -> (bona fide, spoof) utterance counts."""
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected BONAFIDE:SPOOF counts like 20:60, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _splits(text):
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in layout.SPLITS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(layout.SPLITS)}, got {text!r}")
+    return names
+
+
+def _positive(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fakespeech make-corpus",
+        description="Generate a synthetic corpus (speech-like bona fide audio, one processing per attack id) "
+                    "as 16 kHz 16-bit FLAC files with CM protocols, in the exact ASVspoof2019 layout.",
+    )
+    parser.add_argument("out", metavar="OUT", help="output folder; the corpus goes in OUT/LA (or OUT/LA/LA for kaggle)")
+    parser.add_argument("--track", choices=layout.TRACKS, default="LA", help="LA: TTS/VC attacks; PA: replay (default LA)")
+    parser.add_argument("--layout", choices=layout.LAYOUTS, default="official",
+                        help="official: OUT/LA/ASVspoof2019_LA_*; kaggle: OUT/LA/LA/ASVspoof2019_LA_* (default official)")
+    for split, (bona, spoof) in layout.DEFAULT_COUNTS.items():
+        parser.add_argument(f"--{split}", type=_counts, default=(bona, spoof), metavar="B:S",
+                            help=f"bona fide:spoof utterances in {split} (default {bona}:{spoof})")
+    parser.add_argument("--splits", type=_splits, default=list(layout.SPLITS), metavar="LIST",
+                        help="comma-separated splits to write (default train,dev,eval)")
+    parser.add_argument("--min-seconds", type=_positive, default=1.0, metavar="S", help="shortest utterance (default 1.0)")
+    parser.add_argument("--max-seconds", type=_positive, default=3.0, metavar="S", help="longest utterance (default 3.0)")
+    parser.add_argument("--sample-rate", type=int, default=16000, metavar="HZ", help="samples per second (default 16000)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="the same seed writes the same bytes (default 0)")
+    return parser
+
+
+def make_corpus_main(argv=None):
+    """Entry point of `fakespeech make-corpus`; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.min_seconds > args.max_seconds:
+        parser.error(f"--min-seconds {args.min_seconds} is above --max-seconds {args.max_seconds}")
+    if args.sample_rate < 4000:
+        parser.error(f"--sample-rate must be at least 4000, got {args.sample_rate}")
+    counts = {split: getattr(args, split) for split in args.splits}
+    start = time.perf_counter()
+    out = layout.generate_asvspoof2019(
+        args.out, track=args.track, layout=args.layout, counts=counts, min_seconds=args.min_seconds,
+        max_seconds=args.max_seconds, sample_rate=args.sample_rate, seed=args.seed,
+    )
+    root = layout.corpus_root(out, args.track, args.layout)
+    print(f"wrote {args.track} corpus ({args.layout} layout) to {root} in {time.perf_counter() - start:.1f} s")
+    for split in layout.SPLITS:
+        if split in counts:
+            _print_split(root, args.track, split)
+    return 0
+
+
+def _print_split(root, track, split):
+    per_system = collections.Counter()
+    for line in layout.protocol_path(root, track, split).read_text(encoding="utf-8").splitlines():
+        per_system[line.split()[3]] += 1
+    bona = per_system.pop("-", 0)
+    systems = " ".join(f"{name}:{n}" for name, n in sorted(per_system.items()))
+    print(f"  {split}: {bona} bonafide, {sum(per_system.values())} spoof ({systems})")
