@@ -49,6 +49,10 @@ class FeatureConfig(ConfigMixin):
     top_db: Optional[float] = None
     n_coefficients: int = 20
     deltas: bool = False
+    # "global": per-bin mean and variance measured on training batches before training, applied inside the model
+    # (a Normalization layer saved with it); "none": raw features (raw waveforms are never normalised here).
+    normalization: str = "global"
+    normalization_batches: int = 16
 
 
 @dataclasses.dataclass(frozen=True)

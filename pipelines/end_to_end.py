@@ -5,6 +5,7 @@ the SavedModel and the TFLite export all take a float32 waveform at the model's 
 """
 
 import keras
+import numpy as np
 
 import models
 from pipelines.augmentation import build_spectrogram_augmenter
@@ -27,12 +28,35 @@ def check_compatible(run_config):
         )
 
 
-def build_end_to_end(run_config, with_augmentation=True):
+def uses_normalization(run_config):
+    normalization = run_config.features.normalization
+    if normalization not in ("global", "none"):
+        raise ValueError(f"features.normalization must be global or none, got {normalization!r}")
+    return normalization == "global" and run_config.features.kind != "waveform"
+
+
+def measure_feature_statistics(run_config, waveform_batches):
+    """Per-bin mean and variance of the features over `waveform_batches` (an iterable of (batch, samples))."""
+    feature_layer = build_feature_layer(run_config.features)
+    total, total_sq, count = 0.0, 0.0, 0
+    for waveforms in waveform_batches:
+        features = np.asarray(feature_layer(waveforms), dtype=np.float64)  # (batch, time, bins)
+        flat = features.reshape(-1, features.shape[-1])
+        total, total_sq, count = total + flat.sum(0), total_sq + (flat**2).sum(0), count + flat.shape[0]
+    if not count:
+        raise ValueError("no training batches to measure feature statistics on")
+    mean = total / count
+    return mean, np.maximum(total_sq / count - mean**2, 1e-8)
+
+
+def build_end_to_end(run_config, with_augmentation=True, feature_statistics=None):
     """Builds the waveform-to-logit `keras.Model` for a `RunConfig`.
 
     Args:
         run_config: `pipelines.config.RunConfig`.
         with_augmentation: include the spectrogram augmenter (identity at inference).
+        feature_statistics: `(mean, variance)` per feature bin for `features.normalization="global"`; without
+            them the normalisation layer starts as the identity (a loaded model carries its own).
 
     Returns:
         A functional `keras.Model` with input `waveform` (batch, clip_samples) and output (batch, 1): the logit
@@ -42,6 +66,11 @@ def build_end_to_end(run_config, with_augmentation=True):
     model_cfg = run_config.model
     waveform = keras.Input(shape=(run_config.data.clip_samples,), name="waveform", dtype="float32")
     features = build_feature_layer(run_config.features)(waveform)  # (batch, time, bins) or (batch, samples)
+    if uses_normalization(run_config):
+        bins = backbone_input_shape(run_config)[-1]
+        mean, variance = feature_statistics if feature_statistics is not None else (np.zeros(bins), np.ones(bins))
+        normalize = keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name="feature_normalization")
+        features = normalize(features)
     augmenter = build_spectrogram_augmenter(run_config.augment) if with_augmentation else None
     if augmenter is not None and run_config.features.kind != "waveform":
         features = augmenter(features)

@@ -14,7 +14,7 @@ from pipelines import datasets, strategy as strategies
 from pipelines.augmentation import build_batch_mixer, build_waveform_augmenter
 from pipelines.callbacks import AtomicHistory, BestModelCheckpoint, DevEER
 from pipelines.config_base import write_json_atomic
-from pipelines.end_to_end import build_end_to_end
+from pipelines.end_to_end import build_end_to_end, measure_feature_statistics, uses_normalization
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -103,6 +103,14 @@ def make_dev_dataset(run_config, shards_dir, global_batch):
     return datasets.make_dataset(shards_dir, data.dev_split, data, training=False, with_meta=True)
 
 
+def feature_statistics(run_config, shards_dir):
+    """Feature mean/variance over a few un-augmented training batches (the same crops for a given seed)."""
+    data = run_config.data.replace(balance="none")
+    dataset = datasets.make_dataset(shards_dir, data.train_split, data, training=True)
+    batches = dataset.take(run_config.features.normalization_batches).map(lambda inputs, target: inputs)
+    return measure_feature_statistics(run_config, batches)
+
+
 def compile_model(model, run_config, steps_per_epoch):
     train = run_config.train
     model.compile(
@@ -166,8 +174,9 @@ def train(run_config, run_dir, verbose=1):
 
     train_dataset = make_train_dataset(run_config, shards_dir, global_batch)
     dev_dataset = make_dev_dataset(run_config, shards_dir, global_batch)
+    statistics = feature_statistics(run_config, shards_dir) if uses_normalization(run_config) else None
     with strategy.scope():
-        model = build_end_to_end(run_config)
+        model = build_end_to_end(run_config, feature_statistics=statistics)
         compile_model(model, run_config, steps)
     history = model.fit(
         train_dataset, epochs=run_config.train.epochs, steps_per_epoch=steps,
