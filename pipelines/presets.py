@@ -7,33 +7,27 @@ AASIST / AASIST-L (clovaai/aasist config/AASIST.conf, AASIST-L.conf): raw 64,600
 cosine decay to 5e-6, weight decay 1e-4, batch 24, 100 epochs, cross-entropy weighted 0.1 spoof : 0.9 bona fide,
 the model of the best dev EER kept. Our loss weights are (bona fide 1, spoof `spoof_loss_weight`), so the
 published 0.1 : 0.9 becomes `spoof_loss_weight = 0.1 / 0.9`; only the ratio matters to Adam. Two deliberate
-differences: Keras' Adam decouples weight decay where PyTorch's Adam adds it to the gradient (L2), and the reference
-draws a random 64,600-sample crop per training example where our pipeline takes the first window.
+difference: Keras' Adam decouples weight decay where PyTorch's Adam adds it to the gradient (L2).
 
 RawNet2 (asvspoof-challenge/2021 LA/Baseline-RawNet2): Adam lr 1e-4 held constant, weight decay 1e-4, batch 32,
 100 epochs, the same 0.1 : 0.9 weighted cross-entropy (`--loss weighted_CCE`, the baseline's default).
+
+demo: what `fakespeech demo` trains: a small log-mel LCNN on 2-second clips that learns the generated corpus on
+a 2-core CPU in a few minutes.
 """
 
 import copy
 
 from pipelines.config import RunConfig
+from pipelines.run_config import deep_merge
 
 # The published weighted cross-entropy [0.1 spoof, 0.9 bona fide], relative to a bona fide weight of 1.
 PUBLISHED_SPOOF_LOSS_WEIGHT = 0.1 / 0.9
 
 
-def _deep_update(base, update):
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def _preset(overrides):
     """The full RunConfig dict of the defaults with `overrides` applied (validated by `RunConfig.from_dict`)."""
-    preset = _deep_update(RunConfig().to_dict(), overrides)
+    preset = deep_merge(RunConfig().to_dict(), overrides)
     return RunConfig.from_dict(preset, where="pipelines.presets").to_dict()
 
 
@@ -75,6 +69,15 @@ PRESETS = {
                 "early_stopping_patience": 0,
                 "seed": 1234,
             },
+        }
+    ),
+    "demo": _preset(
+        {
+            "data": {"clip_samples": 32000, "batch_size": 32},
+            "features": {"kind": "logmel", "n_mels": 64},
+            "augment": {"specaugment_probability": 0.5, "time_mask_width": 10, "freq_mask_width": 6},
+            "model": {"name": "lcnn", "params": {"base_filters": 16, "embedding_units": 64, "dropout": 0.2}},
+            "train": {"epochs": 8, "learning_rate": 1e-3, "schedule": "cosine", "warmup_epochs": 0.5},
         }
     ),
 }
