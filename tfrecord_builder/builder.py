@@ -1,6 +1,6 @@
-"""`build_shards`: an ASVspoof2019 corpus -> stratified TFRecord shards + `manifest.json`.
+"""`build_shards`: a corpus -> stratified TFRecord shards + `manifest.json`.
 
-Protocol files decide what is built. Audio is decoded in parallel and streamed shard by shard (only a bounded
+The corpus reader's listing (for ASVspoof2019, the protocol files) decides what is built. Audio is decoded in parallel and streamed shard by shard (only a bounded
 window of utterances is ever in memory); each finished shard is recorded so an interrupted build resumes.
 """
 
@@ -13,10 +13,11 @@ from tqdm.auto import tqdm
 
 from tfrecord_builder.audio_io import decode_job
 from tfrecord_builder.config import BuildConfig
-from tfrecord_builder.corpus_root import audio_path, find_corpus_root, track_dir
+from tfrecord_builder.corpora import get_reader, locate
+from tfrecord_builder.corpora.common import BuildError
 from tfrecord_builder.manifest import MANIFEST_FILE, assemble_manifest, plan_key
 from tfrecord_builder.parallel import ordered_map
-from tfrecord_builder.protocols import KEYS, parse_protocol, protocol_file
+from tfrecord_builder.protocols import KEYS
 from tfrecord_builder.schema import KEY_TO_TARGET, encode_example
 from tfrecord_builder.sharding import assign_shards, select_subset, shard_count
 from tfrecord_builder.writer import (
@@ -29,11 +30,7 @@ from tfrecord_builder.writer import (
     write_shard,
 )
 
-CORPUS = "asvspoof2019"
-
-
-class BuildError(Exception):
-    """Bad input or an output folder that cannot be used; the message names the file, line or setting."""
+__all__ = ["BuildError", "build_shards", "plan_build", "plan_digest"]  # BuildError lives with the readers that raise it
 
 
 def build_shards(config, progress=True):
@@ -42,10 +39,10 @@ def build_shards(config, progress=True):
     Re-running after an interruption keeps the shards whose checksum matches the build record and writes the
     rest; the result equals an uninterrupted build.
     """
-    root = find_corpus_root(config.data, config.track)
+    _, root, config = locate(config)  # `corpus: auto` and an unset track become what was found
     out = pathlib.Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    plans, protocol_skips = plan_build(root, config)
+    plans, protocol_skips, split_info = plan_build(root, config, with_split_info=True)
     digest = plan_digest(plans)
     records = _resumable_records(out, config, digest, plans)
     remove_temp_files(out)
@@ -55,7 +52,7 @@ def build_shards(config, progress=True):
     if todo:
         (out / MANIFEST_FILE).unlink(missing_ok=True)  # it no longer describes the folder until the build ends
     _write_shards(root, out, config, todo, state, progress)
-    manifest = assemble_manifest(config, plans, state["shards"], protocol_skips)
+    manifest = assemble_manifest(config, plans, state["shards"], protocol_skips, split_info)
     kept = {shard["file"] for split in manifest["splits"].values() for shard in split["shards"]}
     for path in shard_files(out, config.splits):
         if path.name not in kept:
@@ -64,26 +61,40 @@ def build_shards(config, progress=True):
     return manifest
 
 
-def plan_build(root, config):
-    """Reads the protocols and assigns every kept utterance to a shard.
+def plan_build(root, config, with_split_info=False):
+    """Lists the corpus with its reader and assigns every kept utterance to a shard.
 
     Returns:
-        `(plans, protocol_skips)`: the `ShardPlan`s of all splits, and the malformed protocol lines skipped
-        under `on_error="skip"`.
+        `(plans, protocol_skips)`: the `ShardPlan`s of all splits, and the malformed listing lines skipped
+        under `on_error="skip"`; with `with_split_info`, also the reader's record of how the splits were made
+        (None for ASVspoof2019).
     """
-    plans, skipped = [], []
+    listing = get_reader(config.corpus).read(pathlib.Path(root), config)
+    if listing.problems and config.on_error == "fail":
+        first = listing.problems[0]
+        raise BuildError(f"{first.file}:{first.line}: {first.reason}")
+    base = _base(root)
+    skipped = [{"file": _relative(p.file, base), "line": p.line, "reason": p.reason} for p in listing.problems]
+    plans = []
     for split in config.splits:
-        path = protocol_file(track_dir(root, config.track), config.track, split)
-        if not path.is_file():
-            raise BuildError(f"no {config.track} {split} protocol under {root}: {path} does not exist")
-        entries, problems = parse_protocol(path, config.track)
-        if problems and config.on_error == "fail":
-            raise BuildError(f"{problems[0].file}:{problems[0].line}: {problems[0].reason}")
-        skipped += [{"file": _relative(p.file, root), "line": p.line, "reason": p.reason} for p in problems]
-        entries = select_subset(entries, split, config.max_per_class, config.balance, config.seed)
+        entries = select_subset(listing.splits[split], split, config.max_per_class, config.balance, config.seed)
         total = shard_count(len(entries), config.num_shards, config.shard_size)
         plans += assign_shards(entries, split, total, config.seed)
+    if with_split_info:
+        return plans, skipped, _split_info(listing)
     return plans, skipped
+
+
+def _split_info(listing):
+    if listing.split_info is None:
+        return None
+    return {"track": listing.track, **listing.split_info}
+
+
+def _base(root):
+    """The folder file paths in the manifest are relative to (a CSV listing's folder for `folders` from a CSV)."""
+    root = pathlib.Path(root)
+    return root if root.is_dir() else root.parent
 
 
 def plan_digest(plans):
@@ -125,13 +136,9 @@ def _check_unrecorded_folder(out, config):
 
 
 def _write_shards(root, out, config, todo, state, progress):
-    jobs = (
-        (str(audio_path(root, config.track, plan.split, entry.utt_id)), config.sample_rate)
-        for plan in todo
-        for entry in plan.entries
-    )
+    jobs = ((str(entry.path), config.sample_rate) for plan in todo for entry in plan.entries)
     total = sum(len(plan.entries) for plan in todo)
-    with tqdm(total=total, unit="utt", desc=f"build {config.track}", disable=not progress) as bar:
+    with tqdm(total=total, unit="utt", desc=f"build {config.track or config.corpus}", disable=not progress) as bar:
         with contextlib.closing(ordered_map(decode_job, jobs, config.workers)) as decoded:
             for plan in todo:
                 state["shards"][plan_key(plan)] = _write_one_shard(root, out, config, plan, decoded, bar)
@@ -140,28 +147,32 @@ def _write_shards(root, out, config, todo, state, progress):
 
 def _write_one_shard(root, out, config, plan, decoded, bar):
     record = {"counts": dict.fromkeys(KEYS, 0), "attacks": {}, "resampled": [], "downmixed": [], "skipped": []}
-    protocol = protocol_file(track_dir(root, config.track), config.track, plan.split)
+    base = _base(root)
 
     def examples():
         for entry in plan.entries:
             audio = next(decoded)
             bar.update(1)
-            path = audio_path(root, config.track, plan.split, entry.utt_id)
             if isinstance(audio, str):
                 if config.on_error == "fail":
-                    raise BuildError(f"{path}: {audio} (listed in {protocol}:{entry.line_no})")
+                    raise BuildError(f"{entry.path}: {audio}{_listed_in(entry)}")
+                listed = entry.listing is not None
                 record["skipped"].append(
-                    {"file": _relative(path, root), "line": entry.line_no, "protocol": _relative(protocol, root),
-                     "reason": audio}
+                    {"file": _relative(entry.path, base), "line": entry.line_no if listed else None,
+                     "protocol": _relative(entry.listing, base) if listed else None, "reason": audio}
                 )
                 continue
-            _count(record, entry, audio, _relative(path, root), config.sample_rate)
+            _count(record, entry, audio, _relative(entry.path, base), config.sample_rate)
             yield _encode(audio.samples, entry, plan.split, config)
 
     name, count, size, sha256 = write_shard(out, plan.split, plan.index, plan.total, examples())
     record.update(file=name, num_examples=count, bytes=size, sha256=sha256)
     record["attacks"] = dict(sorted(record["attacks"].items()))
     return record
+
+
+def _listed_in(entry):
+    return f" (listed in {entry.listing}:{entry.line_no})" if entry.listing is not None else ""
 
 
 def _count(record, entry, audio, relative_path, sample_rate):
@@ -182,9 +193,9 @@ def _encode(samples, entry, split, config):
         system_id=entry.system_id,
         target=KEY_TO_TARGET[entry.key],
         split=split,
-        track=config.track,
+        track=config.track or config.corpus,
         environment=entry.environment if config.track == "PA" else "-",
-        corpus=CORPUS,
+        corpus=config.corpus,
     )
 
 

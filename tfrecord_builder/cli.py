@@ -5,14 +5,14 @@ import json
 import pathlib
 import sys
 
-from tfrecord_builder.config import ON_ERROR, SPLITS, TRACKS, BuildConfig
+from tfrecord_builder.config import CORPORA, FOR_VERSIONS, ON_ERROR, SPLITS, TRACKS, BuildConfig
 from tfrecord_builder.corpus_root import find_corpus_root, track_dir
-from tfrecord_builder.manifest import MANIFEST_FILE, load_manifest
+from tfrecord_builder.manifest import MANIFEST_FILE, corpus_info, load_manifest
 from tfrecord_builder.protocols import count_entries, parse_protocol, protocol_file
 
 # flag -> BuildConfig field; flags left out fall back to --set, then --config, then the dataclass defaults.
 BUILD_FLAGS = {
-    "data": "data", "out": "out", "track": "track", "splits": "splits", "num_shards": "num_shards",
+    "data": "data", "out": "out", "corpus": "corpus", "track": "track", "split_ratios": "split_ratios", "splits": "splits", "num_shards": "num_shards",
     "shard_size": "shard_size", "max_per_class": "max_per_class", "balance": "balance", "seed": "seed",
     "sample_rate": "sample_rate", "workers": "workers", "on_error": "on_error",
 }
@@ -21,11 +21,19 @@ BUILD_FLAGS = {
 def _build_parser():
     parser = argparse.ArgumentParser(
         prog="fakespeech build",
-        description="Build stratified TFRecord shards and manifest.json from an ASVspoof2019 corpus.",
+        description="Build stratified TFRecord shards and manifest.json from a corpus (ASVspoof2019, FoR, "
+        "DEEP-VOICE, WaveFake + LJSpeech, In-the-Wild, or class folders / a path,label CSV).",
     )
-    parser.add_argument("--data", metavar="ROOT", help="corpus root, its LA/ (or PA/) folder, or the Kaggle root")
+    parser.add_argument("--data", metavar="ROOT", help="corpus root (ASVspoof2019: the root, its LA/ or PA/ folder, "
+                        "or the Kaggle root), or a path,label[,group] CSV for --corpus folders")
     parser.add_argument("--out", metavar="DIR", help="output folder for shards and manifest.json")
-    parser.add_argument("--track", choices=TRACKS)
+    parser.add_argument("--corpus", choices=CORPORA + ("auto",),
+                        help="corpus layout (default asvspoof2019; auto detects it under --data)")
+    parser.add_argument("--track", choices=TRACKS + FOR_VERSIONS,
+                        help="ASVspoof2019 track (default LA) or FoR version (default: the one under --data)")
+    parser.add_argument("--split-ratios", dest="split_ratios", metavar="TRAIN,DEV,EVAL",
+                        help="shares of the speaker/group-disjoint split for corpora without official splits "
+                        "(default 0.7,0.15,0.15)")
     parser.add_argument("--splits", help=f"comma-separated splits (default {','.join(SPLITS)})")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--num-shards", dest="num_shards", type=int, help="shards per split")
@@ -98,7 +106,8 @@ def _print_build_summary(manifest, out):
     if skipped:
         print(f"skipped {len(skipped)} item(s):")
         for item in skipped:
-            print(f"  {item['file']}:{item['line']}: {item['reason']}")
+            where = item["file"] if item["line"] is None else f"{item['file']}:{item['line']}"
+            print(f"  {where}: {item['reason']}")
     print(f"wrote {pathlib.Path(out) / MANIFEST_FILE}")
 
 
@@ -128,10 +137,10 @@ def inspect_main(argv=None):
 def _inspect(path, track):
     if path.name == MANIFEST_FILE or (path / MANIFEST_FILE).is_file():
         manifest = load_manifest(path)
-        config = manifest["build_config"]
         summary = {split: {k: info[k] for k in ("num_examples", "counts", "attacks", "num_shards")}
                    for split, info in manifest["splits"].items()}
-        return f"shards of {config['track']} at {path} (from {MANIFEST_FILE})", summary
+        corpus = corpus_info(manifest)
+        return f"shards of {corpus['track']} at {path} (from {MANIFEST_FILE})", summary
     bare = sorted(path.glob(f"ASVspoof2019.{track or '*'}.cm.*.txt")) if path.is_dir() else []
     if bare:  # a folder of protocol files alone, e.g. the official protocol download
         track = bare[0].name.split(".")[1]

@@ -7,9 +7,14 @@ Structure::
      "splits": {split: {"num_examples", "counts": {"bonafide", "spoof"}, "attacks": {"A01": n, "-": n},
                         "num_shards", "shards": [{"file", "num_examples", "counts", "attacks", "bytes", "sha256"}]}},
      "totals": {"num_examples", "counts", "attacks", "num_shards", "bytes"},
-     "skipped": [{"file", "line", "reason"}, ...]}
+     "skipped": [{"file", "line", "reason"}, ...],
+     "corpus": {"name", "track", "split_method", ...}}  # corpora other than ASVspoof2019 only
 
-File paths in `resampled`, `downmixed` and `skipped` are relative to the corpus root.
+File paths in `resampled`, `downmixed` and `skipped` are relative to the corpus root. `corpus` records how the
+splits were made: `"split_method": "official"` with the folders read, or `"group-disjoint hash"` with `group_by`,
+`split_ratios`, `seed`, the group count per split, `group_assignment` (group -> split; left out above
+`corpora.common.MAX_LISTED_GROUPS` groups) and its `group_assignment_sha256`. ASVspoof2019 manifests carry no `corpus` entry, so
+they stay as they were; `corpus_info` fills it in for readers.
 """
 
 import collections
@@ -32,8 +37,11 @@ def package_version():
         return "0+unknown"
 
 
-def assemble_manifest(config, plans, records, protocol_skips):
-    """Builds the manifest from the shard records (`records["split/index"]`), in plan order."""
+def assemble_manifest(config, plans, records, protocol_skips, split_info=None):
+    """Builds the manifest from the shard records (`records["split/index"]`), in plan order.
+
+    `split_info` is the corpus reader's record of how the splits were made (None for ASVspoof2019).
+    """
     splits, resampled, downmixed, skipped = {}, [], [], list(protocol_skips)
     for split in config.splits:
         shard_records = [records[plan_key(p)] for p in plans if p.split == split]
@@ -46,7 +54,7 @@ def assemble_manifest(config, plans, records, protocol_skips):
     totals = _summarise([s for s in splits.values()])
     totals["num_shards"] = sum(s["num_shards"] for s in splits.values())
     totals["bytes"] = sum(shard["bytes"] for s in splits.values() for shard in s["shards"])
-    return {
+    manifest = {
         "format_version": FORMAT_VERSION,
         "package_version": package_version(),
         "build_config": config.to_dict(),
@@ -58,6 +66,9 @@ def assemble_manifest(config, plans, records, protocol_skips):
         "totals": totals,
         "skipped": skipped,
     }
+    if split_info is not None:
+        manifest["corpus"] = {"name": config.corpus, **split_info}
+    return manifest
 
 
 def _summarise(parts):
@@ -73,6 +84,13 @@ def _summarise(parts):
         "attacks": dict(sorted(attacks.items())),
         "num_shards": len(parts),
     }
+
+
+def corpus_info(manifest):
+    """The manifest's `corpus` record; for ASVspoof2019 manifests, which have none, its official-split equivalent."""
+    if "corpus" in manifest:
+        return manifest["corpus"]
+    return {"name": "asvspoof2019", "track": manifest["build_config"]["track"], "split_method": "official"}
 
 
 def plan_key(plan):

@@ -25,6 +25,8 @@ def build_parser():
     parser.add_argument("--strategy", help="auto|tpu|multiworker|mirrored|gpu|cpu (train.strategy)")
     parser.add_argument("--tpu", help="TPU address or name (train.tpu)")
     parser.add_argument("--seed", type=int, help="seed for data order, augmentation and initialisation")
+    parser.add_argument("--features-csv", metavar="FILE", help="train the dnn model on a DEEP-VOICE feature table "
+                        "(DATASET-balanced.csv) instead of shards; uses --run-dir, --epochs, --seed, --batch-size")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -52,6 +54,10 @@ def flags_from_args(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.features_csv:
+        from pipelines.features_csv import features_csv_main
+
+        return features_csv_main(args)
     from pipelines.run_config import resolve_run_config
     from pipelines.training import train
 

@@ -73,3 +73,20 @@ def test_score_notebook_scores_audio(trained, workdir):
     text = outputs_text(notebook)
     assert all(path.name in text for path in audio)
     assert "decision" in text
+
+
+@pytest.mark.slow
+def test_aasist_notebook_reproduces_the_reference_and_reports(built, workdir):
+    shared = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "aasist"
+    if not (shared / "AASIST-L.pth").is_file():
+        pytest.skip(f"the published AASIST weights are not at {shared}")
+    pytest.importorskip("torch", reason="reading the .pth weights needs the optional torch extra")
+    shards, _ = built
+    notebook = run_notebook(
+        "aasist_la_eval.ipynb", workdir, SHARDS_DIR=str(shards), VARIANT="aasist_l",
+        WEIGHTS=str(shared / "AASIST-L.pth"), REFERENCE_DIR=str(shared), BATCH_SIZE=8, LIMIT=16,
+    )
+    text = outputs_text(notebook)
+    difference = float(text.split("max |ours - published| on the reference input:")[1].split()[0])
+    assert difference < 1e-3
+    assert (workdir / "aasist_la_eval" / "report.json").is_file()
