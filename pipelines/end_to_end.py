@@ -77,6 +77,10 @@ def build_end_to_end(run_config, with_augmentation=True, feature_statistics=None
     params = dict(model_cfg.params)
     if model_cfg.pretrained_weights:
         params["pretrained_weights"] = model_cfg.pretrained_weights
-    backbone = models.build(model_cfg.name, backbone_input_shape(run_config), **params)
+    try:
+        backbone = models.build(model_cfg.name, backbone_input_shape(run_config), **params)
+    except TypeError as err:
+        raise ValueError(f"model {model_cfg.name!r} rejected its settings (model.params / "
+                         f"model.pretrained_weights): {err}") from None
     logit = backbone(features)
     return keras.Model(waveform, logit, name=f"fakespeech_{model_cfg.name}")

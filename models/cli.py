@@ -1,0 +1,67 @@
+"""`fakespeech models`: a table of the registered models, their input kind and parameter count for an input shape."""
+
+import argparse
+
+import models
+
+DEFAULT_FEATURE_SHAPE = (400, 80)  # 4 s of 10 ms frames, 80 bins
+DEFAULT_WAVEFORM_SAMPLES = 64600  # ~4 s at 16 kHz, the AASIST clip length
+
+
+def _shape(text):
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input-shape {text!r}: expected comma-separated integers like 400,80")
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"--input-shape {text!r}: dimensions must be positive")
+    return shape
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="fakespeech models", description="List registered models with input kind and parameter count."
+    )
+    parser.add_argument(
+        "--input-shape",
+        type=_shape,
+        default=DEFAULT_FEATURE_SHAPE,
+        help="feature shape without batch, e.g. 400,80 (time, bins); used by feature and vector models",
+    )
+    parser.add_argument(
+        "--waveform-samples", type=int, default=DEFAULT_WAVEFORM_SAMPLES, help="input length of waveform models"
+    )
+    parser.add_argument("--name", action="append", help="only this model (repeatable); default: all")
+    parser.add_argument("--preset", help="build each model with this named size preset (e.g. tiny)")
+    return parser
+
+
+def model_rows(names, feature_shape, waveform_samples, preset=None):
+    """Returns [(name, input kind, input shape, parameter count or None, error message or "")] per model."""
+    rows = []
+    for name in names:
+        entry = models.get_entry(name)
+        shape = (waveform_samples,) if entry.input_kind == "waveform" else tuple(feature_shape)
+        config = {} if preset is None else {"preset": preset}
+        try:
+            count, error = models.build(name, shape, **config).count_params(), ""
+        except Exception as exc:  # a model that cannot take this shape must not hide the others
+            count, error = None, f"{type(exc).__name__}: {exc}".splitlines()[0]
+        rows.append((name, entry.input_kind, shape, count, error))
+    return rows
+
+
+def models_main(argv=None):
+    """Prints name, input kind, input shape and parameter count of each registered model; returns 1 if any fails."""
+    args = _parser().parse_args(argv)
+    names = args.name or models.available()
+    for name in names:
+        if name not in models.available():
+            print(f"--name {name!r}: unknown model; available: {', '.join(models.available())}")
+            return 2
+    rows = model_rows(names, args.input_shape, args.waveform_samples, args.preset)
+    print(f"{'name':<14} {'input kind':<10} {'input shape':<14} {'parameters':>12}")
+    for name, kind, shape, count, error in rows:
+        shown = f"{count:>12,}" if count is not None else f"{'-':>12}  build failed: {error}"
+        print(f"{name:<14} {kind:<10} {str(shape):<14} {shown}")
+    return 1 if any(error for *_, error in rows) else 0
