@@ -183,8 +183,9 @@ def train(run_config, run_dir, verbose=1):
         callbacks=_callbacks(run_dir, dev_dataset, run_config.train.early_stopping_patience), verbose=verbose,
     )
     model_path = os.path.join(run_dir, MODEL_FILE)
-    if dev_dataset is None:
-        # Without a dev split there is no selection: the last epoch's model is the run's model.
+    if dev_dataset is None or not os.path.exists(model_path):
+        # No dev split (no selection) or no epoch run (train.epochs=0, e.g. to evaluate pretrained weights):
+        # the model as it stands is the run's model.
         model.save(f"{model_path}.tmp.keras")
         os.replace(f"{model_path}.tmp.keras", model_path)
     summary = _summary(run_dir, history, strategy, policy, global_batch, steps)
