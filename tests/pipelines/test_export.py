@@ -1,9 +1,7 @@
 """`export_run` / `fakespeech export`: the exported graphs reproduce the Keras model's logits and scores."""
 
-import importlib.util
 import json
 import os
-import pathlib
 import sys
 import warnings
 
@@ -14,22 +12,12 @@ import tensorflow as tf
 from pipelines.commands.export import main as export_main
 from pipelines.export import export_run
 
+import run_fixtures as rf  # tests/pipelines is on pytest's pythonpath (setup.cfg)
+
 # The SavedModel runs the same TF graph as Keras: only float32 reassociation can differ.
 SAVED_MODEL_TOLERANCE = 1e-5
 # TFLite has its own kernels (FFT, reductions, XNNPACK convolutions) for the same float32 maths.
 TFLITE_TOLERANCE = 1e-3
-
-
-def _import_sibling(name):
-    """The suite runs with --import-mode=importlib and tests/pipelines is not a package: load the file by path."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name(f"{name}.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-rf = _import_sibling("run_fixtures")
 
 
 @pytest.fixture(scope="module")

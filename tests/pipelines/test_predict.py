@@ -1,12 +1,10 @@
 """`predict_files` and `fakespeech predict` on files of several formats, rates and channel counts."""
 
 import csv
-import importlib.util
 import io
 import json
 import math
 import os
-import pathlib
 import sys
 import warnings
 
@@ -17,18 +15,8 @@ import soundfile as sf
 from pipelines.commands.predict import main as predict_main
 from pipelines.prediction import ShortAudioWarning, load_predictor, predict_files
 
+import run_fixtures as rf  # tests/pipelines is on pytest's pythonpath (setup.cfg)
 
-
-def _import_sibling(name):
-    """The suite runs with --import-mode=importlib and tests/pipelines is not a package: load the file by path."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name(f"{name}.py"))
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-rf = _import_sibling("run_fixtures")
 
 # The same band-limited signal written at 44.1 kHz stereo and at 16 kHz mono differs after polyphase resampling
 # and int16 rounding by about 1e-3 of full scale (more near the ends, where the resampling filter sees zeros);
