@@ -178,10 +178,12 @@ def train(run_config, run_dir, verbose=1):
     with strategy.scope():
         model = build_end_to_end(run_config, feature_statistics=statistics)
         compile_model(model, run_config, steps)
-    history = model.fit(
-        train_dataset, epochs=run_config.train.epochs, steps_per_epoch=steps,
-        callbacks=_callbacks(run_dir, dev_dataset, run_config.train.early_stopping_patience), verbose=verbose,
-    )
+    history = None
+    if run_config.train.epochs > 0:  # Keras cannot fit zero epochs; 0 saves the model as built (pretrained)
+        history = model.fit(
+            train_dataset, epochs=run_config.train.epochs, steps_per_epoch=steps,
+            callbacks=_callbacks(run_dir, dev_dataset, run_config.train.early_stopping_patience), verbose=verbose,
+        )
     model_path = os.path.join(run_dir, MODEL_FILE)
     if dev_dataset is None or not os.path.exists(model_path):
         # No dev split (no selection) or no epoch run (train.epochs=0, e.g. to evaluate pretrained weights):
@@ -199,8 +201,8 @@ def _summary(run_dir, history, strategy, policy, global_batch, steps):
     return {
         "model": os.path.join(run_dir, MODEL_FILE),
         "best": best,
-        "epochs_run": len(history.epoch),
-        "last_epoch_logs": {k: float(v[-1]) for k, v in history.history.items() if v},
+        "epochs_run": len(history.epoch) if history else 0,
+        "last_epoch_logs": {k: float(v[-1]) for k, v in history.history.items() if v} if history else {},
         "strategy": strategies.describe(strategy),
         "precision": policy,
         "global_batch": global_batch,

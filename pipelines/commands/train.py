@@ -78,6 +78,7 @@ def main(argv=None):
         print(f"fakespeech train: error: {err}", file=sys.stderr)
         return 2
     best = summary["best"]
-    best_text = f"best dev EER {100 * best['value']:.2f}% at epoch {best['epoch'] + 1}" if best else "no dev split"
+    best_text = (f"best dev EER {100 * best['value']:.2f}% at epoch {best['epoch'] + 1}" if best
+                 else "no selection: no dev split, or no epoch run")
     print(f"run directory: {run_dir}\nmodel: {summary['model']} ({best_text})")
     return 0
