@@ -2,6 +2,8 @@
 
 import argparse
 
+import numpy as np
+
 import models
 
 DEFAULT_FEATURE_SHAPE = (400, 80)  # 4 s of 10 ms frames, 80 bins
@@ -37,14 +39,16 @@ def _parser():
 
 
 def model_rows(names, feature_shape, waveform_samples, preset=None):
-    """Returns [(name, input kind, input shape, parameter count or None, error message or "")] per model."""
+    """Returns [(name, input kind, input shape, (all, trainable) parameter counts or None, error or "")] per model."""
     rows = []
     for name in names:
         entry = models.get_entry(name)
         shape = (waveform_samples,) if entry.input_kind == "waveform" else tuple(feature_shape)
         config = {} if preset is None else {"preset": preset}
         try:
-            count, error = models.build(name, shape, **config).count_params(), ""
+            model = models.build(name, shape, **config)
+            trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+            count, error = (model.count_params(), trainable), ""
         except Exception as exc:  # a model that cannot take this shape must not hide the others
             count, error = None, f"{type(exc).__name__}: {exc}".splitlines()[0]
         rows.append((name, entry.input_kind, shape, count, error))
@@ -60,8 +64,9 @@ def models_main(argv=None):
             print(f"--name {name!r}: unknown model; available: {', '.join(models.available())}")
             return 2
     rows = model_rows(names, args.input_shape, args.waveform_samples, args.preset)
-    print(f"{'name':<14} {'input kind':<10} {'input shape':<14} {'parameters':>12}")
+    # Papers count trainable parameters (AASIST's 297,866); batch-norm statistics are in the total.
+    print(f"{'name':<14} {'input kind':<10} {'input shape':<14} {'parameters':>12} {'trainable':>12}")
     for name, kind, shape, count, error in rows:
-        shown = f"{count:>12,}" if count is not None else f"{'-':>12}  build failed: {error}"
+        shown = f"{count[0]:>12,} {count[1]:>12,}" if count is not None else f"{'-':>12}  build failed: {error}"
         print(f"{name:<14} {kind:<10} {str(shape):<14} {shown}")
     return 1 if any(error for *_, error in rows) else 0
