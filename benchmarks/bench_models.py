@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 import models
-from models.aasist import trainable_parameter_count
+from models.heads import trainable_parameter_count
 
 
 def _devices():

@@ -31,6 +31,7 @@ from models.graph_attention import (
     HeteroGraphAttention,
     MasterNode,
     NodePositionEmbedding,
+    batch_norm,
 )
 from models.heads import resolve_preset
 from models.registry import register_model
@@ -58,11 +59,6 @@ AASIST_CONFIGS = {
 OUTPUT_MODES = ("spoof_logit", "two_class")
 # Named sizes on top of a variant's published configuration (`models.build("aasist", shape, preset="tiny")`).
 SIZE_PRESETS = {"tiny": {"encoder_filters": ((1, 4), (4, 4), (4, 8), (8, 8)), "gat_dims": (8, 4)}}
-
-
-def _batch_norm(name):
-    # PyTorch defaults (eps 1e-5, momentum 0.1), so that converted running statistics mean the same thing.
-    return keras.layers.BatchNormalization(axis=-1, epsilon=1e-5, momentum=0.9, name=name)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
@@ -116,14 +112,14 @@ class AasistResidualBlock(keras.layers.Layer):
         self.filters = int(filters)
         self.first = bool(first)
         self.conv1 = keras.layers.Conv2D(self.filters, (3, 2), name="conv1")
-        self.bn2 = _batch_norm("bn2")
+        self.bn2 = batch_norm("bn2")
         self.conv2 = keras.layers.Conv2D(self.filters, (3, 2), name="conv2")
         self.pool = keras.layers.MaxPooling2D((3, 1), name="mp")
 
     def build(self, input_shape):
         channels = input_shape[-1]
         if not self.first:
-            self.bn1 = _batch_norm("bn1")
+            self.bn1 = batch_norm("bn1")
             self.bn1.build(input_shape)
         time, freq = input_shape[1], input_shape[2]
         padded = (input_shape[0], None if time is None else time + 2, freq + 2, channels)
@@ -205,7 +201,7 @@ class AASIST(keras.Model):
         # --- layers ---
         sinc = SincConv(sinc_filters, first_conv, sample_rate, name="conv_time")
         first_pool = keras.layers.MaxPooling2D((3, 3), name="first_pool")
-        first_bn = _batch_norm("first_bn")
+        first_bn = batch_norm("first_bn")
         out_channels = [pair[1] for pair in encoder_filters] + [encoder_filters[-1][1]] * 2
         blocks = [AasistResidualBlock(c, first=i == 0, name=f"encoder_block_{i}") for i, c in enumerate(out_channels)]
         pos_s = NodePositionEmbedding(name="pos_s")
@@ -293,11 +289,6 @@ def _check_length(input_samples, first_conv):
         raise ValueError(
             f"input_samples={input_samples} is too short for AASIST: needs at least {3**7 + taps - 1} samples"
         )
-
-
-def trainable_parameter_count(model):
-    """The number of trained parameters (the figure papers and PyTorch report; no BN running statistics)."""
-    return int(sum(int(ops.size(w)) for w in model.trainable_weights))
 
 
 def load_pretrained(model, path, variant):

@@ -2,9 +2,8 @@
 
 import argparse
 
-import numpy as np
-
 import models
+from models.heads import trainable_parameter_count
 
 DEFAULT_FEATURE_SHAPE = (400, 80)  # 4 s of 10 ms frames, 80 bins
 DEFAULT_WAVEFORM_SAMPLES = 64600  # ~4 s at 16 kHz, the AASIST clip length
@@ -47,8 +46,7 @@ def model_rows(names, feature_shape, waveform_samples, preset=None):
         config = {} if preset is None else {"preset": preset}
         try:
             model = models.build(name, shape, **config)
-            trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-            count, error = (model.count_params(), trainable), ""
+            count, error = (model.count_params(), trainable_parameter_count(model)), ""
         except Exception as exc:  # a model that cannot take this shape must not hide the others
             count, error = None, f"{type(exc).__name__}: {exc}".splitlines()[0]
         rows.append((name, entry.input_kind, shape, count, error))

@@ -174,7 +174,7 @@ def convert_weights_main(argv=None):
     parser.add_argument("out", help="output Keras weights file, ending in .weights.h5")
     args = parser.parse_args(argv)
     try:
-        from models.aasist import trainable_parameter_count
+        from models.heads import trainable_parameter_count
 
         model = convert(args.variant, args.pth, args.out)
     except (ValueError, FileNotFoundError, ImportError) as error:

@@ -9,7 +9,7 @@ import numpy as np
 from keras import ops
 
 
-def _batch_norm(name):
+def batch_norm(name):
     # PyTorch defaults (eps 1e-5, momentum 0.1), so that converted running statistics mean the same thing.
     return keras.layers.BatchNormalization(axis=-1, epsilon=1e-5, momentum=0.9, name=name)
 
@@ -52,7 +52,7 @@ class GraphAttention(keras.layers.Layer):
         self.att_proj = keras.layers.Dense(self.units, name="att_proj")
         self.proj_with_att = keras.layers.Dense(self.units, name="proj_with_att")
         self.proj_without_att = keras.layers.Dense(self.units, name="proj_without_att")
-        self.bn = _batch_norm("bn")
+        self.bn = batch_norm("bn")
 
     def build(self, input_shape):
         dims = input_shape[-1]
@@ -112,7 +112,7 @@ class HeteroGraphAttention(keras.layers.Layer):
         self.proj_without_att = keras.layers.Dense(self.units, name="proj_without_att")
         self.proj_with_attM = keras.layers.Dense(self.units, name="proj_with_attM")
         self.proj_without_attM = keras.layers.Dense(self.units, name="proj_without_attM")
-        self.bn = _batch_norm("bn")
+        self.bn = batch_norm("bn")
 
     def build(self, nodes_a_shape, nodes_b_shape=None, master_shape=None):
         dims = nodes_a_shape[-1]

@@ -6,6 +6,7 @@ last layer is float32 so that mixed precision never rounds the logit (or the los
 """
 
 import keras
+import numpy as np
 
 _POOLINGS = ("avg", "max", "avgmax", "flatten", None)
 
@@ -117,3 +118,8 @@ def resolve_preset(presets, preset, config, model_name):
     if preset not in presets:
         raise ValueError(f"unknown preset {preset!r} for model {model_name!r}; choose from {', '.join(presets)}")
     return {**presets[preset], **config}
+
+
+def trainable_parameter_count(model):
+    """The number of trained parameters (the figure papers and PyTorch report; no batch-norm running statistics)."""
+    return int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))

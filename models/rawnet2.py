@@ -14,6 +14,7 @@ import keras
 from keras import ops
 
 from models.aasist import OUTPUT_MODES, SpoofLogit
+from models.graph_attention import batch_norm
 from models.heads import resolve_preset
 from models.registry import register_model
 from models.sinc import SincConv
@@ -29,11 +30,6 @@ RAWNET2_CONFIG = {
 }
 # Named sizes on top of the baseline configuration (`models.build("rawnet2", shape, preset="tiny")`).
 SIZE_PRESETS = {"tiny": {"block_filters": (8, 8, 16, 16, 16, 16), "gru_units": 16, "gru_layers": 1, "fc_units": 16}}
-
-
-def _batch_norm(name):
-    # PyTorch defaults (eps 1e-5, momentum 0.1), matching the baseline.
-    return keras.layers.BatchNormalization(axis=-1, epsilon=1e-5, momentum=0.9, name=name)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
@@ -59,14 +55,14 @@ class RawNetResidualBlock(keras.layers.Layer):
         self.filters = int(filters)
         self.first = bool(first)
         self.conv1 = keras.layers.Conv1D(self.filters, 3, padding="same", name="conv1")
-        self.bn2 = _batch_norm("bn2")
+        self.bn2 = batch_norm("bn2")
         self.conv2 = keras.layers.Conv1D(self.filters, 3, padding="same", name="conv2")
         self.pool = keras.layers.MaxPooling1D(3, name="mp")
 
     def build(self, input_shape):
         channels = input_shape[-1]
         if not self.first:
-            self.bn1 = _batch_norm("bn1")
+            self.bn1 = batch_norm("bn1")
             self.bn1.build(input_shape)
         self.conv1.build(input_shape)
         inner = tuple(input_shape[:-1]) + (self.filters,)
@@ -157,10 +153,10 @@ class RawNet2(keras.Model):
         # --- layers ---
         sinc = SincConv(sinc_filters, first_conv, sample_rate, name="sinc_conv")
         first_pool = keras.layers.MaxPooling1D(3, name="first_pool")
-        first_bn = _batch_norm("first_bn")
+        first_bn = batch_norm("first_bn")
         blocks = [RawNetResidualBlock(f, first=i == 0, name=f"block{i}") for i, f in enumerate(block_filters)]
         scalings = [FilterwiseScaling(name=f"fms{i}") for i in range(len(block_filters))]
-        bn_before_gru = _batch_norm("bn_before_gru")
+        bn_before_gru = batch_norm("bn_before_gru")
         grus = [
             keras.layers.GRU(gru_units, return_sequences=i < gru_layers - 1, name=f"gru{i}") for i in range(gru_layers)
         ]

@@ -61,6 +61,9 @@ class SincConv(keras.layers.Layer):
     """
 
     def __init__(self, filters, kernel_size, sample_rate=16000, **kwargs):
+        # The fixed band-pass kernels and raw samples lose too much in bfloat16/float16: filter in float32 and
+        # hand the next layer its compute dtype.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -70,9 +73,9 @@ class SincConv(keras.layers.Layer):
 
     def call(self, waveforms):
         # (batch, samples) -> (batch, samples, 1) -> (batch, samples - taps + 1, filters)
-        kernel = keras.ops.convert_to_tensor(self._bank, dtype=self.compute_dtype)
-        signal = keras.ops.expand_dims(keras.ops.cast(waveforms, self.compute_dtype), axis=-1)
-        return keras.ops.conv(signal, kernel, strides=1, padding="valid")
+        kernel = keras.ops.convert_to_tensor(self._bank, dtype="float32")
+        signal = keras.ops.expand_dims(keras.ops.cast(waveforms, "float32"), axis=-1)
+        return keras.ops.cast(keras.ops.conv(signal, kernel, strides=1, padding="valid"), self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[1]

@@ -7,8 +7,10 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from pipelines.metrics import compute_eer
+from pipelines.score_files import atomic_write_bytes
 from pipelines.scoring import score_dataset
 
 
@@ -42,13 +44,6 @@ class DevEER(keras.callbacks.Callback):
             logs["val_loss"] = float(val_loss)
 
 
-def write_bytes_atomic(path, data):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 class AtomicHistory(keras.callbacks.Callback):
     """Keeps `history.csv` whole across kills and resumes.
 
@@ -77,7 +72,7 @@ class AtomicHistory(keras.callbacks.Callback):
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows(self.rows)
-        write_bytes_atomic(self.path, buffer.getvalue().encode("utf-8"))
+        atomic_write_bytes(self.path, buffer.getvalue().encode("utf-8"))
 
 
 def _current_learning_rate(model):
@@ -121,4 +116,24 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.model.save(tmp)
         os.replace(tmp, self.path)
         state = {"monitor": self.monitor, "value": float(value), "epoch": int(epoch)}
-        write_bytes_atomic(self.state_path, json.dumps(state, indent=2).encode("utf-8"))
+        atomic_write_bytes(self.state_path, json.dumps(state, indent=2).encode("utf-8"))
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backup files are replaced atomically.
+
+    Keras writes `latest.weights.h5` in place, so a kill during the first backup leaves a truncated file that the
+    next run cannot load (and no previous copy to fall back on). Here each file is written under a temporary name
+    and renamed; a kill between the two renames leaves newer weights with the previous epoch number, which only
+    repeats one epoch. Relies on the parent's backup paths and epoch counters (Keras 3).
+    """
+
+    def _save_model(self):
+        tf.io.gfile.makedirs(self.backup_dir)
+        weights_tmp = f"{self._weights_path[: -len('.weights.h5')]}.tmp.weights.h5"  # save_weights wants the suffix
+        self.model.save_weights(weights_tmp, overwrite=True)
+        metadata_tmp = f"{self._training_metadata_path}.tmp"
+        with tf.io.gfile.GFile(metadata_tmp, "w") as f:
+            f.write(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+        tf.io.gfile.rename(weights_tmp, self._weights_path, overwrite=True)
+        tf.io.gfile.rename(metadata_tmp, self._training_metadata_path, overwrite=True)

@@ -110,7 +110,7 @@ class TrainConfig(ConfigMixin):
     strategy: str = "auto"  # "auto" | "tpu" | "multiworker" | "mirrored" | "gpu" | "cpu"
     tpu: Optional[str] = None
     precision: str = "auto"  # "auto" | "float32" | "mixed_float16" | "mixed_bfloat16"
-    steps_per_execution: int = 1
+    steps_per_execution: Optional[int] = None  # None: 32 on TPU, 1 elsewhere
     jit_compile: bool = False
     seed: int = 0
 

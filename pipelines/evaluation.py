@@ -7,10 +7,11 @@ import keras
 
 from pipelines.calibration import Calibrator
 from pipelines.config import RunConfig
+from pipelines.config_base import write_json_atomic
 from pipelines.report import fit_on_dev, write_report
 from pipelines.score_files import read_asv_scores, write_score_file
 from pipelines.scoring import score_split
-from pipelines.training import CONFIG_FILE, MODEL_FILE
+from pipelines.training import CONFIG_FILE, MODEL_FILE, has_split
 
 CALIBRATION_FILE = "calibration.json"
 
@@ -34,11 +35,9 @@ def calibrate_on_dev(run_dir, model, shards_dir, data_config, dev_split):
     """Fits the logistic calibration and the EER threshold on dev, stores them in the run, returns both."""
     dev_scores = score_split(model, shards_dir, dev_split, data_config)
     threshold, calibrator = fit_on_dev(dev_scores)
-    state = {"dev_split": dev_split, "eer_threshold": float(threshold), "calibrator": calibrator.to_dict()}
-    tmp = os.path.join(run_dir, f"{CALIBRATION_FILE}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(state, f, indent=2)
-    os.replace(tmp, os.path.join(run_dir, CALIBRATION_FILE))
+    state = {"shards": shards_dir, "dev_split": dev_split, "eer_threshold": float(threshold),
+             "calibrator": calibrator.to_dict()}
+    write_json_atomic(os.path.join(run_dir, CALIBRATION_FILE), state)
     return threshold, calibrator
 
 
@@ -64,8 +63,11 @@ def evaluate_run(run_dir, shards_dir=None, split="eval", asv_scores_path=None, e
     if eval_windows:
         data_config = data_config.replace(eval_windows=eval_windows)
     threshold, calibrator = None, None
-    if split != data_config.dev_split and _has_split(shards_dir, data_config.dev_split):
-        threshold, calibrator = calibrate_on_dev(run_dir, model, shards_dir, data_config, data_config.dev_split)
+    # The threshold and calibration come from the dev split of the corpus the run trained on, also when
+    # another corpus is evaluated (a cross-corpus test must not tune on the corpus it tests).
+    own_shards = run_config.data.shards or shards_dir
+    if split != data_config.dev_split and has_split(own_shards, data_config.dev_split):
+        threshold, calibrator = calibrate_on_dev(run_dir, model, own_shards, data_config, data_config.dev_split)
     scores = score_split(model, shards_dir, split, data_config)
     out_dir = out_dir or os.path.join(run_dir, f"eval-{split}")
     os.makedirs(out_dir, exist_ok=True)
@@ -75,8 +77,3 @@ def evaluate_run(run_dir, shards_dir=None, split="eval", asv_scores_path=None, e
     return write_report(out_dir, scores, dev_threshold=threshold, calibrator=calibrator,
                         asv_scores=asv_scores, title=title)
 
-
-def _has_split(shards_dir, split):
-    import tensorflow as tf
-
-    return bool(tf.io.gfile.glob(os.path.join(shards_dir, f"{split}-*.tfrec")))

@@ -272,7 +272,7 @@ def _finish(result, scores, predictor, pool):
     result.update({"windows": int(len(scores)), "pool": pool, "score": pooled})
     if predictor.calibrator is not None:
         result["p_spoof"] = float(predictor.calibrator.predict_proba_spoof(np.array([pooled]))[0])
-    result["decision"] = "bonafide" if pooled >= threshold else "spoof"
+    result["decision"] = "bonafide" if pooled > threshold else "spoof"  # as metrics.decision_metrics
     result["threshold"] = threshold
     result["threshold_source"] = threshold_source
     result["timeline"] = [

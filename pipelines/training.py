@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from pipelines import datasets, strategy as strategies
 from pipelines.augmentation import build_batch_mixer, build_waveform_augmenter
-from pipelines.callbacks import AtomicHistory, BestModelCheckpoint, DevEER
+from pipelines.callbacks import AtomicBackupAndRestore, AtomicHistory, BestModelCheckpoint, DevEER
 from pipelines.config_base import write_json_atomic
 from pipelines.end_to_end import build_end_to_end, measure_feature_statistics, uses_normalization
 
@@ -97,7 +97,7 @@ def make_train_dataset(run_config, shards_dir, global_batch):
 
 
 def make_dev_dataset(run_config, shards_dir, global_batch):
-    if not tf.io.gfile.glob(os.path.join(shards_dir, f"{run_config.data.dev_split}-*.tfrec")):
+    if not has_split(shards_dir, run_config.data.dev_split):
         return None
     data = run_config.data.replace(batch_size=global_batch)
     return datasets.make_dataset(shards_dir, data.dev_split, data, training=False, with_meta=True)
@@ -111,21 +111,30 @@ def feature_statistics(run_config, shards_dir):
     return measure_feature_statistics(run_config, batches)
 
 
-def compile_model(model, run_config, steps_per_epoch):
+def has_split(shards_dir, split):
+    return bool(tf.io.gfile.glob(os.path.join(shards_dir, f"{split}-*.tfrec")))
+
+
+def steps_per_execution(train_config, strategy):
+    """Steps fused into one device call: many on TPU, where each call is a host round trip, else one."""
+    if train_config.steps_per_execution is not None:
+        return train_config.steps_per_execution
+    return 32 if strategies.strategy_kind(strategy) == "tpu" else 1
+
+
+def compile_model(model, run_config, steps_per_epoch, strategy=None):
     train = run_config.train
     model.compile(
         optimizer=build_optimizer(train, steps_per_epoch),
         loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=train.label_smoothing),
         metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
-        steps_per_execution=train.steps_per_execution,
+        steps_per_execution=steps_per_execution(train, strategy or tf.distribute.get_strategy()),
         jit_compile=train.jit_compile,
     )
 
 
 def _callbacks(run_dir, dev_dataset, patience):
-    callbacks = [keras.callbacks.BackupAndRestore(
-        os.path.join(run_dir, "backup"), delete_checkpoint=False, double_checkpoint=True
-    )]
+    callbacks = []
     if dev_dataset is not None:
         callbacks += [DevEER(dev_dataset), BestModelCheckpoint(os.path.join(run_dir, MODEL_FILE))]
         if patience:
@@ -133,6 +142,8 @@ def _callbacks(run_dir, dev_dataset, patience):
     callbacks += [
         AtomicHistory(os.path.join(run_dir, "history.csv")),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+        # Last: an epoch counts as done for a resume only once its dev score, best model and history row exist.
+        AtomicBackupAndRestore(os.path.join(run_dir, "backup"), delete_checkpoint=False),
     ]
     return callbacks
 
@@ -159,12 +170,17 @@ def train(run_config, run_dir, verbose=1):
     shards_dir = run_config.data.shards
     if not shards_dir:
         raise ValueError("data.shards is not set: pass --shards DIR")
+    if not has_split(shards_dir, run_config.data.train_split):
+        raise ValueError(f"no {run_config.data.train_split}-*.tfrec shards in {shards_dir} "
+                         "(data.shards / data.train_split); build them with 'fakespeech build'")
     os.makedirs(run_dir, exist_ok=True)
     check_run_dir(run_dir, run_config)
     run_config.save_json(os.path.join(run_dir, CONFIG_FILE))
     keras.utils.set_random_seed(run_config.train.seed)
 
     strategy = strategies.resolve_strategy(run_config.train.strategy, run_config.train.tpu)
+    # Measured before the mixed-precision policy is set, so in float32.
+    statistics = feature_statistics(run_config, shards_dir) if uses_normalization(run_config) else None
     policy = strategies.apply_precision(strategies.resolve_precision(run_config.train.precision, strategy))
     global_batch = run_config.data.batch_size * strategy.num_replicas_in_sync
     steps = training_steps(run_config, shards_dir, global_batch)
@@ -174,10 +190,9 @@ def train(run_config, run_dir, verbose=1):
 
     train_dataset = make_train_dataset(run_config, shards_dir, global_batch)
     dev_dataset = make_dev_dataset(run_config, shards_dir, global_batch)
-    statistics = feature_statistics(run_config, shards_dir) if uses_normalization(run_config) else None
     with strategy.scope():
         model = build_end_to_end(run_config, feature_statistics=statistics)
-        compile_model(model, run_config, steps)
+        compile_model(model, run_config, steps, strategy)
     history = None
     if run_config.train.epochs > 0:  # Keras cannot fit zero epochs; 0 saves the model as built (pretrained)
         history = model.fit(

@@ -19,6 +19,18 @@ def demo_run_config(shards_dir, epochs, seed):
     return resolve_run_config(preset="demo", flags=flags)
 
 
+def eval_asv_scores(data_root, track):
+    """The corpus's ASV score file for eval (shipped with ASVspoof2019; simulated in generated corpora), or None."""
+    from tfrecord_builder.corpus_root import find_corpus_root, track_dir
+    from tfrecord_builder.synthetic.layout import asv_scores_path
+
+    path = asv_scores_path(track_dir(find_corpus_root(data_root, track), track), track, "eval")
+    if not path.is_file():
+        print(f"no ASV scores at {path}: min t-DCF is not computed")
+        return None
+    return str(path)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fakespeech demo",
@@ -64,7 +76,8 @@ def main(argv=None):
     train(demo_run_config(shards_dir, args.epochs, args.seed), run_dir)
     _step("evaluating on the eval split (attacks unseen in training)")
     report_dir = os.path.join(run_dir, "eval-eval")
-    report = evaluate_run(run_dir, shards_dir, "eval", out_dir=report_dir)
+    asv_scores = eval_asv_scores(data_root, args.track)
+    report = evaluate_run(run_dir, shards_dir, "eval", asv_scores_path=asv_scores, out_dir=report_dir)
     print_summary(report, report_dir)
     print(f"model: {os.path.join(run_dir, 'model.keras')}\nplots: {report_dir}/*.png\n"
           f"done in {time.time() - started:.0f} s")

@@ -19,7 +19,7 @@ def build_parser():
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting, e.g. --set train.epochs=5 --set features.kind=lfcc")
     parser.add_argument("--run-dir", help="where to write the run (default runs/<model>-<timestamp>); "
-                        "an existing run with the same config resumes")
+                        "give the same --run-dir and config again to resume a killed run")
     parser.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
     parser.add_argument("--batch-size", type=int, help="per-replica batch size (data.batch_size)")
     parser.add_argument("--strategy", help="auto|tpu|multiworker|mirrored|gpu|cpu (train.strategy)")
@@ -74,7 +74,7 @@ def main(argv=None):
     )
     try:
         summary = train(run_config, run_dir, verbose=0 if args.quiet else 1)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         print(f"fakespeech train: error: {err}", file=sys.stderr)
         return 2
     best = summary["best"]

@@ -11,7 +11,8 @@ import scipy.signal
 import tensorflow as tf
 
 import models
-from models.aasist import AASIST, SIZE_PRESETS, trainable_parameter_count
+from models.aasist import AASIST, SIZE_PRESETS
+from models.heads import trainable_parameter_count
 from models.convert import convert_weights_main
 from models.graph_attention import GraphAttention, GraphPool
 from models.sinc import SincConv

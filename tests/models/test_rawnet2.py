@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import models
-from models.aasist import trainable_parameter_count
+from models.heads import trainable_parameter_count
 from models.rawnet2 import RAWNET2_CONFIG, SIZE_PRESETS, FilterwiseScaling
 
 # A small RawNet2 on 0.5 s clips for the training and saving tests.

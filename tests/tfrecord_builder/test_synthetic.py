@@ -268,3 +268,17 @@ def test_fakespeech_make_corpus_help(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "fakespeech make-corpus" in out and "--layout" in out and "B:S" in out
+
+
+def test_dev_and_eval_carry_a_simulated_asv_score_file_in_the_official_format(la_corpus, corpus_spec):
+    from pipelines.score_files import read_asv_scores
+    from tfrecord_builder.synthetic.layout import asv_scores_path
+
+    for split in ("dev", "eval"):
+        n_bonafide, n_spoof = corpus_spec["LA"][split]
+        path = asv_scores_path(la_corpus / "LA", "LA", split)
+        scores = read_asv_scores(str(path))
+        assert {k: len(v) for k, v in scores.items()} == {"target": n_bonafide, "nontarget": n_bonafide,
+                                                           "spoof": n_spoof}
+        assert scores["target"].mean() > scores["spoof"].mean() > scores["nontarget"].mean()
+    assert not asv_scores_path(la_corpus / "LA", "LA", "train").exists()

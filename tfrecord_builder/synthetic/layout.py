@@ -196,7 +196,33 @@ def generate_asvspoof2019(out_dir, track="LA", layout="official", counts=None, m
         path = protocol_path(root, track, split)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text(path, "".join(u.protocol_line() + "\n" for u in utterances))
+        if split != "train":
+            write_asv_scores(root, track, split, utterances, seed)
     return pathlib.Path(out_dir)
+
+
+# A simulated ASV system's score distributions (target, non-target, spoof): spoofs fool it part of the way, as
+# the attacks of the real corpus do the ASVspoof2019 baseline ASV. They exist so that min t-DCF can be computed
+# on generated corpora; they describe no real ASV system.
+SIMULATED_ASV = {"target": (4.0, 1.5), "nontarget": (-4.0, 1.5), "spoof": (1.0, 2.0)}
+
+
+def asv_scores_path(root, track, split):
+    return root / f"ASVspoof2019_{track}_asv_scores" / f"ASVspoof2019.{track}.asv.{split}.gi.trl.scores.txt"
+
+
+def write_asv_scores(root, track, split, utterances, seed):
+    """Writes `CM_KEY ASV_KEY SCORE` lines (the official ASV score file format) from `SIMULATED_ASV`."""
+    rng = np.random.default_rng([seed, SPLITS.index(split), 0xA5])
+    lines = []
+    for utterance in utterances:
+        kinds = ("target", "nontarget") if utterance.key == "bonafide" else ("spoof",)
+        for kind in kinds:
+            mean, std = SIMULATED_ASV[kind]
+            lines.append(f"{utterance.key} {kind} {rng.normal(mean, std):.6f}\n")
+    path = asv_scores_path(root, track, split)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, "".join(lines))
 
 
 def _write_enrolment_files(folder, utterances, track, split, seed, sample_rate, min_seconds, max_seconds):
