@@ -147,7 +147,10 @@ def _inspect(path, track):
         protocols = {split: path / protocol_file(".", track, split).name for split in SPLITS}
         title = f"{track} protocols at {path}"
     else:
-        root, track = _find_any_track(path, track)
+        try:
+            root, track = _find_any_track(path, track)
+        except FileNotFoundError:
+            return _inspect_other_corpus(path)
         protocols = {split: protocol_file(track_dir(root, track), track, split) for split in SPLITS}
         title = f"{track} corpus at {root} (from its CM protocols)"
     summary = {}
@@ -159,6 +162,22 @@ def _inspect(path, track):
             if problems:
                 summary[split]["malformed_lines"] = [f"{p.file}:{p.line}" for p in problems]
     return title, summary
+
+
+def _inspect_other_corpus(path):
+    """Counts of a corpus other than ASVspoof2019, split as `fakespeech build` would split it by default."""
+    from tfrecord_builder.corpora import detect
+
+    try:
+        reader, root, track = detect(path)
+    except FileNotFoundError as exc:  # it lists every layout looked for
+        raise FileNotFoundError(f"{path} is neither a shard folder with {MANIFEST_FILE} nor a corpus: {exc}") from None
+    listing = reader.read(root, BuildConfig(data=str(root), out=str(root), corpus=reader.NAME, track=track))
+    summary = {}
+    for split, entries in listing.splits.items():
+        counts, attacks = count_entries(entries)
+        summary[split] = {"num_examples": len(entries), "counts": counts, "attacks": attacks}
+    return f"{reader.NAME} corpus at {root} (splits as 'fakespeech build' makes them by default)", summary
 
 
 def _find_any_track(path, track):

@@ -48,3 +48,17 @@ def test_inspect_shard_folder_reads_the_manifest(la_corpus, tmp_path, capsys):
 def test_inspect_unknown_path_names_it(tmp_path, capsys):
     assert inspect_main([str(tmp_path)]) == 1
     assert f"{tmp_path} is neither a shard folder" in capsys.readouterr().err
+
+
+def test_inspect_counts_a_corpus_of_another_layout(tmp_path, capsys):
+    import csv
+
+    from tfrecord_builder.synthetic.other_corpora import generate_in_the_wild
+
+    root = generate_in_the_wild(tmp_path / "itw")
+    with open(next(root.rglob("meta.csv")), newline="", encoding="utf-8") as f:
+        labels = [row["label"] for row in csv.DictReader(f)]
+    assert inspect_main([str(root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert sum(info["num_examples"] for info in summary.values()) == len(labels)
+    assert sum(info["counts"]["spoof"] for info in summary.values()) == labels.count("spoof")

@@ -282,3 +282,13 @@ def test_dev_and_eval_carry_a_simulated_asv_score_file_in_the_official_format(la
                                                            "spoof": n_spoof}
         assert scores["target"].mean() > scores["spoof"].mean() > scores["nontarget"].mean()
     assert not asv_scores_path(la_corpus / "LA", "LA", "train").exists()
+
+
+@pytest.mark.parametrize("corpus", ["for", "deep-voice", "wavefake", "in-the-wild", "folders"])
+def test_make_corpus_writes_other_layouts_that_the_builder_detects(corpus, tmp_path, capsys):
+    from tfrecord_builder.corpora import detect
+
+    assert make_corpus_main([str(tmp_path / corpus), "--corpus", corpus, "--seed", "2"]) == 0
+    assert corpus in capsys.readouterr().out
+    reader, _, _ = detect(tmp_path / corpus)
+    assert reader.NAME == corpus

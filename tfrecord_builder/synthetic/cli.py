@@ -33,6 +33,21 @@ def _positive(text):
     return value
 
 
+def _other_layouts():
+    from tfrecord_builder.synthetic import other_corpora
+
+    return {
+        "for": other_corpora.generate_for,
+        "deep-voice": other_corpora.generate_deep_voice,
+        "wavefake": other_corpora.generate_wavefake,
+        "in-the-wild": other_corpora.generate_in_the_wild,
+        "folders": other_corpora.generate_class_folders,
+    }
+
+
+OTHER_LAYOUTS = ("for", "deep-voice", "wavefake", "in-the-wild", "folders")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fakespeech make-corpus",
@@ -40,6 +55,9 @@ def build_parser():
                     "as 16 kHz 16-bit FLAC files with CM protocols, in the exact ASVspoof2019 layout.",
     )
     parser.add_argument("out", metavar="OUT", help="output folder; the corpus goes in OUT/LA (or OUT/LA/LA for kaggle)")
+    parser.add_argument("--corpus", choices=("asvspoof2019", *OTHER_LAYOUTS), default="asvspoof2019",
+                        help="asvspoof2019 (default; the options below), or a miniature copy of another corpus's "
+                             "layout for 'fakespeech build --corpus': " + ", ".join(OTHER_LAYOUTS))
     parser.add_argument("--track", choices=layout.TRACKS, default="LA", help="LA: TTS/VC attacks; PA: replay (default LA)")
     parser.add_argument("--layout", choices=layout.LAYOUTS, default="official",
                         help="official: OUT/LA/ASVspoof2019_LA_*; kaggle: OUT/LA/LA/ASVspoof2019_LA_* (default official)")
@@ -63,8 +81,13 @@ def make_corpus_main(argv=None):
         parser.error(f"--min-seconds {args.min_seconds} is above --max-seconds {args.max_seconds}")
     if args.sample_rate < 4000:
         parser.error(f"--sample-rate must be at least 4000, got {args.sample_rate}")
-    counts = {split: getattr(args, split) for split in args.splits}
     start = time.perf_counter()
+    if args.corpus != "asvspoof2019":
+        out = _other_layouts()[args.corpus](args.out, seed=args.seed)
+        print(f"wrote a miniature {args.corpus} corpus to {out} in {time.perf_counter() - start:.1f} s "
+              f"(build it with: fakespeech build --corpus {args.corpus} --data {out} --out DIR)")
+        return 0
+    counts = {split: getattr(args, split) for split in args.splits}
     out = layout.generate_asvspoof2019(
         args.out, track=args.track, layout=args.layout, counts=counts, min_seconds=args.min_seconds,
         max_seconds=args.max_seconds, sample_rate=args.sample_rate, seed=args.seed,
