@@ -212,7 +212,10 @@ def train(run_config, run_dir, verbose=1):
 
 def _summary(run_dir, history, strategy, policy, global_batch, steps):
     best_path = os.path.join(run_dir, "model.best.json")
-    best = json.load(open(best_path, encoding="utf-8")) if os.path.exists(best_path) else None
+    best = None
+    if os.path.exists(best_path):
+        with open(best_path, encoding="utf-8") as f:
+            best = json.load(f)
     return {
         "model": os.path.join(run_dir, MODEL_FILE),
         "best": best,
