@@ -67,7 +67,10 @@ def strategy_kind(strategy):
     """"tpu", "gpu" or "cpu": the accelerator kind the strategy runs on."""
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return "tpu"
-    devices = getattr(strategy.extended, "worker_devices", ()) or ()
+    try:
+        devices = strategy.extended.worker_devices or ()
+    except RuntimeError:  # the default (no-op) strategy has no device list: it runs where TF places ops
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
     return "gpu" if any("GPU" in d.upper() for d in devices) else "cpu"
 
 
