@@ -16,15 +16,15 @@ from pipelines.training import CONFIG_FILE, MODEL_FILE, has_split
 CALIBRATION_FILE = "calibration.json"
 
 
-def load_run(run_dir):
-    """The run's `RunConfig` and its model (`model.keras`)."""
+def load_run(run_dir, model_path=None):
+    """The run's `RunConfig` and its model (`model_path`, default the run's `model.keras`)."""
     # Importing these registers the custom layers the saved model refers to.
     import augment  # noqa: F401
     import models  # noqa: F401
     from pipelines import features  # noqa: F401
 
     config_path = os.path.join(run_dir, CONFIG_FILE)
-    model_path = os.path.join(run_dir, MODEL_FILE)
+    model_path = model_path or os.path.join(run_dir, MODEL_FILE)
     for path in (config_path, model_path):
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} not found: is {run_dir} a directory written by 'fakespeech train'?")

@@ -77,33 +77,18 @@ class Predictor:
 
 def load_predictor(run_dir_or_model):
     """Loads a run directory, or a `.keras` file with the run's `config.json` (and `calibration.json`) beside it."""
-    from pipelines.config import RunConfig
     from pipelines.evaluation import load_calibration, load_run
 
     path = os.fspath(run_dir_or_model)
     if os.path.isdir(path):
-        run_config, model = load_run(path)
-        run_dir = path
+        run_dir, model_path = path, None
     elif path.endswith(".keras") and os.path.isfile(path):
-        run_dir = os.path.dirname(os.path.abspath(path))
-        config_path = os.path.join(run_dir, "config.json")
-        if not os.path.isfile(config_path):
-            raise FileNotFoundError(f"{config_path} not found: a .keras model needs its run's config.json beside it")
-        _register_custom_objects()
-        import keras
-
-        run_config, model = RunConfig.load_json(config_path), keras.saving.load_model(path)
+        run_dir, model_path = os.path.dirname(os.path.abspath(path)), path
     else:
         raise FileNotFoundError(f"{path}: expected a run directory or a .keras model file")
+    run_config, model = load_run(run_dir, model_path)
     threshold, calibrator = load_calibration(run_dir)
     return Predictor(run_config, model, threshold, calibrator, path)
-
-
-def _register_custom_objects():
-    # Importing these registers the custom layers a saved model refers to.
-    import augment  # noqa: F401
-    import models  # noqa: F401
-    from pipelines import features  # noqa: F401
 
 
 def collect_audio_files(paths):
