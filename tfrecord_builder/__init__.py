@@ -16,6 +16,8 @@ _EXPORTS = {
     "ProtocolEntry": "tfrecord_builder.protocols",
     "read_protocol": "tfrecord_builder.protocols",
     "load_manifest": "tfrecord_builder.manifest",
+    "FolderLock": "tfrecord_builder.folder_lock",
+    "FolderLockedError": "tfrecord_builder.folder_lock",
 }
 
 __all__ = sorted(_EXPORTS)

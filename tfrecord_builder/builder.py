@@ -11,24 +11,17 @@ import pathlib
 
 from tqdm.auto import tqdm
 
-from tfrecord_builder.audio_io import decode_job
+from tfrecord_builder import atomic, variants
 from tfrecord_builder.config import BuildConfig
 from tfrecord_builder.corpora import get_reader, locate
 from tfrecord_builder.corpora.common import BuildError
+from tfrecord_builder.folder_lock import FolderLock
 from tfrecord_builder.manifest import MANIFEST_FILE, assemble_manifest, plan_key
 from tfrecord_builder.parallel import ordered_map
 from tfrecord_builder.protocols import KEYS
 from tfrecord_builder.schema import KEY_TO_TARGET, encode_example
 from tfrecord_builder.sharding import assign_shards, select_subset, shard_count
-from tfrecord_builder.writer import (
-    load_state,
-    remove_temp_files,
-    save_state,
-    shard_files,
-    shard_is_intact,
-    write_json_atomic,
-    write_shard,
-)
+from tfrecord_builder.writer import load_state, save_state, shard_files, shard_is_intact, write_shard
 
 __all__ = ["BuildError", "build_shards", "plan_build", "plan_digest"]  # BuildError lives with the readers that raise it
 
@@ -40,24 +33,35 @@ def build_shards(config, progress=True):
     rest; the result equals an uninterrupted build.
     """
     _, root, config = locate(config)  # `corpus: auto` and an unset track become what was found
+    variants.check_available(config)  # a vocoder or codec that cannot run here fails before any work
     out = pathlib.Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    with FolderLock(out, "fakespeech build"):  # a second build into the same folder is refused, naming this pid
+        return _build_locked(root, out, config, progress)
+
+
+def _build_locked(root, out, config, progress):
     plans, protocol_skips, split_info = plan_build(root, config, with_split_info=True)
     digest = plan_digest(plans)
-    records = _resumable_records(out, config, digest, plans)
-    remove_temp_files(out)
+    description = variants.describe(config)  # vocoder/codec parameters and versions: a resume must match them
+    records = _resumable_records(out, config, digest, plans, description)
+    atomic.remove_temp_files(out)
     state = {"content": config.content_dict(), "plan_sha256": digest, "shards": records}
+    if description is not None:
+        state["variants"] = description
     save_state(out, state)
     todo = [plan for plan in plans if plan_key(plan) not in records]
     if todo:
         (out / MANIFEST_FILE).unlink(missing_ok=True)  # it no longer describes the folder until the build ends
     _write_shards(root, out, config, todo, state, progress)
     manifest = assemble_manifest(config, plans, state["shards"], protocol_skips, split_info)
+    if description is not None:
+        manifest["variants"] = variants.manifest_section(description, plans, state["shards"], plan_key)
     kept = {shard["file"] for split in manifest["splits"].values() for shard in split["shards"]}
     for path in shard_files(out, config.splits):
         if path.name not in kept:
             path.unlink()  # a shard of an earlier attempt under another count; readers glob every shard
-    write_json_atomic(out / MANIFEST_FILE, manifest)
+    atomic.write_json(out / MANIFEST_FILE, manifest)
     return manifest
 
 
@@ -78,6 +82,7 @@ def plan_build(root, config, with_split_info=False):
     plans = []
     for split in config.splits:
         entries = select_subset(listing.splits[split], split, config.max_per_class, config.balance, config.seed)
+        entries = variants.expand_entries(entries, split, config)  # vocoded and codec copies of the kept ones
         total = shard_count(len(entries), config.num_shards, config.shard_size)
         plans += assign_shards(entries, split, total, config.seed)
     if with_split_info:
@@ -103,7 +108,7 @@ def plan_digest(plans):
     return hashlib.sha256(json.dumps(layout).encode()).hexdigest()
 
 
-def _resumable_records(out, config, digest, plans):
+def _resumable_records(out, config, digest, plans, description):
     state = load_state(out)
     if state is None:
         return _check_unrecorded_folder(out, config)
@@ -116,6 +121,9 @@ def _resumable_records(out, config, digest, plans):
         raise BuildError(
             f"{out} holds shards built from different protocol files or corpus; use another --out or empty it"
         )
+    if state.get("variants") != description:
+        raise BuildError(f"{out} holds shards whose vocoded or codec copies were made with other parameters or "
+                         f"versions (see {out / 'manifest.json'} or the build record); use another --out or empty it")
     wanted = {plan_key(plan) for plan in plans}
     return {key: r for key, r in state["shards"].items() if key in wanted and shard_is_intact(out, r)}
 
@@ -136,10 +144,10 @@ def _check_unrecorded_folder(out, config):
 
 
 def _write_shards(root, out, config, todo, state, progress):
-    jobs = ((str(entry.path), config.sample_rate) for plan in todo for entry in plan.entries)
+    jobs = (variants.job(entry, config) for plan in todo for entry in plan.entries)
     total = sum(len(plan.entries) for plan in todo)
     with tqdm(total=total, unit="utt", desc=f"build {config.track or config.corpus}", disable=not progress) as bar:
-        with contextlib.closing(ordered_map(decode_job, jobs, config.workers)) as decoded:
+        with contextlib.closing(ordered_map(variants.example_job, jobs, config.workers)) as decoded:
             for plan in todo:
                 state["shards"][plan_key(plan)] = _write_one_shard(root, out, config, plan, decoded, bar)
                 save_state(out, state)
@@ -178,6 +186,8 @@ def _listed_in(entry):
 def _count(record, entry, audio, relative_path, sample_rate):
     record["counts"][entry.key] += 1
     record["attacks"][entry.system_id] = record["attacks"].get(entry.system_id, 0) + 1
+    if variants.count(record, entry):
+        return  # a copy: its source file is already listed (resampled, downmixed) under the source's own entry
     if audio.source_rate != sample_rate:
         record["resampled"].append(relative_path)
     if audio.channels > 1:

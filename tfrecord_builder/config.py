@@ -1,12 +1,14 @@
 """`BuildConfig`: every setting of a shard build, written into `manifest.json` beside the shards.
 
-`tfrecord_builder` is a leaf package, so it cannot reuse `pipelines.config_base`; this keeps a small strict
-`from_dict` of its own.
+Coercion of values from JSON and flags, and the range checks, are `tfrecord_builder.dataclass_config`'s, shared
+with the training configuration.
 """
 
 import dataclasses
-import typing
-from typing import Optional
+from typing import Optional, Tuple
+
+from tfrecord_builder import variant_specs
+from tfrecord_builder.dataclass_config import ConfigError, ConfigMixin
 
 TRACKS = ("LA", "PA")
 CORPORA = ("asvspoof2019", "for", "deep-voice", "wavefake", "in-the-wild", "folders")
@@ -22,14 +24,15 @@ DEFAULT_SHARD_SIZE = 1000  # about 110 MB of LA audio per shard: large enough to
 # Settings that change what ends up in the shards. The others (where the corpus and the output live, how many
 # processes decode, whether errors stop the build) may differ between an interrupted run and its resumption.
 CONTENT_KEYS = ("corpus", "track", "splits", "num_shards", "shard_size", "max_per_class", "balance", "seed",
-                "sample_rate", "split_ratios")
+                "sample_rate", "split_ratios", "vocode", "vocode_splits", "codecs", "codec_splits")
 # Left out of `to_dict` at their defaults, so an ASVspoof2019 build records exactly what it did before other
 # corpora existed (and old manifests and build records still compare equal on resume).
-OMITTED_AT_DEFAULT = {"corpus": DEFAULT_CORPUS, "split_ratios": None}
+OMITTED_AT_DEFAULT = {"corpus": DEFAULT_CORPUS, "split_ratios": None, "vocode": (), "vocode_splits": ("train", "dev"),
+                      "codecs": (), "codec_splits": ("train",)}
 
 
 @dataclasses.dataclass(frozen=True)
-class BuildConfig:
+class BuildConfig(ConfigMixin):
     """How a corpus becomes TFRecord shards (`fakespeech build`).
 
     Args:
@@ -49,13 +52,20 @@ class BuildConfig:
         on_error: `fail` stops at the first bad input; `skip` records it in the manifest and goes on.
         split_ratios: train/dev/eval shares of the group-disjoint split of corpora without official splits
             (default `DEFAULT_SPLIT_RATIOS`); refused for corpora that have official splits.
+        vocode: vocoders that resynthesise every bona fide utterance of `vocode_splits` into an extra spoof
+            example (`world`, `griffinlim`, `lpc`, `phase_vocoder`, `keras:/path/g.keras`; see
+            `tfrecord_builder.variant_specs`).
+        vocode_splits: the splits whose bona fide is vocoded (default train and dev; never eval).
+        codecs: lossy codec round trips (`mp3:32k`, `ogg:q2`, `opus:24k`) added as extra copies of every
+            utterance of `codec_splits`, keeping its key.
+        codec_splits: the splits that get codec copies (default train only; never eval).
     """
 
     data: str
     out: str
     corpus: str = DEFAULT_CORPUS
     track: Optional[str] = None
-    splits: tuple = SPLITS
+    splits: Tuple[str, ...] = SPLITS
     num_shards: Optional[int] = None
     shard_size: Optional[int] = None
     max_per_class: Optional[int] = None
@@ -64,7 +74,11 @@ class BuildConfig:
     sample_rate: int = 16000
     workers: int = 1
     on_error: str = "fail"
-    split_ratios: Optional[tuple] = None
+    split_ratios: Optional[Tuple[float, float, float]] = None
+    vocode: Tuple[str, ...] = ()
+    vocode_splits: Tuple[str, ...] = ("train", "dev")
+    codecs: Tuple[str, ...] = ()
+    codec_splits: Tuple[str, ...] = ("train",)
 
     def __post_init__(self):
         object.__setattr__(self, "data", str(self.data))
@@ -75,23 +89,39 @@ class BuildConfig:
             object.__setattr__(self, "split_ratios", _ratios(self.split_ratios))
         bad = [s for s in self.splits if s not in SPLITS]
         if bad or not self.splits or len(set(self.splits)) != len(self.splits):
-            raise ValueError(f"splits must be distinct names from {SPLITS}, got {list(self.splits)}")
+            raise ConfigError(f"splits must be distinct names from {SPLITS}, got {list(self.splits)}")
         if self.on_error not in ON_ERROR:
-            raise ValueError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")
+            raise ConfigError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")
         if self.num_shards is not None and self.shard_size is not None:
-            raise ValueError("give num_shards or shard_size, not both")
+            raise ConfigError("give num_shards or shard_size, not both")
         for name in ("num_shards", "shard_size", "max_per_class"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise ConfigError(f"{name} must be >= 1, got {value}")
         if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if self.sample_rate < 1 or self.workers < 1:
-            raise ValueError(f"sample_rate and workers must be >= 1, got {self.sample_rate} and {self.workers}")
+            raise ConfigError(f"sample_rate and workers must be >= 1, got {self.sample_rate} and {self.workers}")
+        self._check_variants()
+
+    def _check_variants(self):
+        for name in ("vocode", "vocode_splits", "codecs", "codec_splits"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name, what in (("vocode_splits", "vocoded"), ("codec_splits", "given codec copies")):
+            splits = getattr(self, name)
+            if "eval" in splits:
+                raise ConfigError(f"{name} (--{name.replace('_', '-')}): eval is never {what}; its spoofs must "
+                                  f"come from systems unseen in training, and its bona fide stay as recorded")
+            if any(s not in SPLITS for s in splits) or len(set(splits)) != len(splits):
+                raise ConfigError(f"{name} must be distinct names from train, dev, got {list(splits)}")
+        try:
+            variant_specs.parse_all(self.vocode, self.codecs, self.sample_rate)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def _check_corpus_and_track(self):
         if self.corpus not in CORPORA + ("auto",):
-            raise ValueError(f"corpus must be one of {CORPORA + ('auto',)}, got {self.corpus!r}")
+            raise ConfigError(f"corpus must be one of {CORPORA + ('auto',)}, got {self.corpus!r}")
         if self.corpus == "asvspoof2019" and self.track is None:
             object.__setattr__(self, "track", "LA")
         allowed = CORPUS_TRACKS.get(self.corpus, ())
@@ -99,20 +129,8 @@ class BuildConfig:
             allowed = sum(CORPUS_TRACKS.values(), ())
         if self.track is not None and self.track not in allowed:
             if not allowed:
-                raise ValueError(f"corpus {self.corpus} has a single track; leave track unset, got {self.track!r}")
-            raise ValueError(f"track of corpus {self.corpus} must be one of {allowed}, got {self.track!r}")
-
-    @classmethod
-    def from_dict(cls, values, where=None):
-        """Builds a config from JSON-like values; unknown keys and wrong types raise a `ValueError` naming them."""
-        values = dict(values or {})
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(values) - set(names))
-        if unknown:
-            where = f" in {where}" if where else ""
-            raise ValueError(f"unknown BuildConfig key(s){where}: {unknown}; valid keys: {names}")
-        hints = typing.get_type_hints(cls)
-        return cls(**{name: _coerce(value, hints[name], name) for name, value in values.items()})
+                raise ConfigError(f"corpus {self.corpus} has a single track; leave track unset, got {self.track!r}")
+            raise ConfigError(f"track of corpus {self.corpus} must be one of {allowed}, got {self.track!r}")
 
     def to_dict(self):
         values = dataclasses.asdict(self)
@@ -122,10 +140,9 @@ class BuildConfig:
         for key, default in OMITTED_AT_DEFAULT.items():
             if values[key] == default:
                 del values[key]
+            elif isinstance(values[key], tuple):
+                values[key] = list(values[key])  # as JSON gives them back, so a resumed build compares equal
         return values
-
-    def replace(self, **changes):
-        return self.from_dict({**self.to_dict(), **changes})
 
     def content_dict(self):
         """The settings that decide the shards' content (see `CONTENT_KEYS`)."""
@@ -137,34 +154,8 @@ def _ratios(value):
     try:
         ratios = tuple(float(v) for v in (value.split(",") if isinstance(value, str) else value))
     except (TypeError, ValueError):
-        raise ValueError(f"split_ratios must be three numbers (train,dev,eval), got {value!r}") from None
+        raise ConfigError(f"split_ratios must be three numbers (train,dev,eval), got {value!r}") from None
     if len(ratios) != 3 or min(ratios) < 0 or sum(ratios) <= 0:
-        raise ValueError(f"split_ratios must be three non-negative numbers (train,dev,eval) with a positive sum, "
+        raise ConfigError(f"split_ratios must be three non-negative numbers (train,dev,eval) with a positive sum, "
                          f"got {value!r}")
     return ratios
-
-
-def _coerce(value, hint, key):
-    if value is None:
-        return None
-    if typing.get_origin(hint) is typing.Union:
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    try:
-        if hint is tuple:
-            return tuple(v for v in value.split(",") if v) if isinstance(value, str) else tuple(value)
-        if hint is bool:
-            if isinstance(value, str):
-                lowered = value.strip().lower()
-                if lowered not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(value)
-                return lowered in ("true", "1", "yes")
-            if not isinstance(value, (bool, int)):
-                raise ValueError(value)
-            return bool(value)
-        if hint is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(value)
-            return int(value)
-        return hint(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"invalid value for BuildConfig.{key}: {value!r} (expected {hint.__name__})") from None

@@ -33,6 +33,12 @@ def track_dir(root, track):
     return pathlib.Path(root) / track
 
 
+def asv_scores_path(track_folder, track, split):
+    """The organisers' ASV score file of a split (`LA/ASVspoof2019_LA_asv_scores/...gi.trl.scores.txt`)."""
+    return (pathlib.Path(track_folder) / f"ASVspoof2019_{track}_asv_scores"
+            / f"ASVspoof2019.{track}.asv.{split}.gi.trl.scores.txt")
+
+
 def audio_path(root, track, split, utt_id):
     """The audio file of an utterance: the FLAC of the official layout, or a WAV where a copy was converted."""
     folder = track_dir(root, track) / f"ASVspoof2019_{track}_{split}" / "flac"

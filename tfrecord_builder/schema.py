@@ -22,6 +22,8 @@ no tensorflow-io and no `tf.py_function` is needed.
 import numpy as np
 import tensorflow as tf
 
+from tfrecord_builder.audio_io import PCM_FULL_SCALE
+
 BONAFIDE = 0
 SPOOF = 1
 KEY_TO_TARGET = {"bonafide": BONAFIDE, "spoof": SPOOF}
@@ -82,4 +84,4 @@ def parse_example(serialized):
 def decode_audio(audio_bytes):
     """Decodes the `audio` field to a float32 waveform in [-1, 1), shape (samples,)."""
     pcm = tf.io.decode_raw(audio_bytes, tf.int16, little_endian=True)
-    return tf.cast(pcm, tf.float32) / 32768.0
+    return tf.cast(pcm, tf.float32) / PCM_FULL_SCALE

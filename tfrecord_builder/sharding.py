@@ -93,8 +93,3 @@ def assign_shards(entries, split, num_shards, seed=0):
         order = rng.permutation(len(members))
         plans.append(ShardPlan(split, index, num_shards, [members[i] for i in order]))
     return plans
-
-
-def shard_name(split, index, total, count):
-    """`train-00003-of-00016-1586.tfrec`: split, index, total and the number of examples written."""
-    return f"{split}-{index:05d}-of-{total:05d}-{count}.tfrec"

@@ -1,39 +1,30 @@
-"""Atomic shard files and the resume record of an unfinished build.
+"""Shard files (their naming is owned here) and the resume record of an unfinished build.
 
-A shard is written under a hidden temporary name and renamed once complete, so a reader globbing
-`{split}-*.tfrec` never sees half a shard. After each shard the build records its checksum in
-`.fakespeech-build.json`; a re-run keeps every shard whose file still has that checksum.
+A shard is written under a hidden temporary name and renamed once complete (`tfrecord_builder.atomic`), so a
+reader never sees half a shard. After each shard the build records its checksum in `.fakespeech-build.json`; a
+re-run keeps every shard whose file still has that checksum.
 """
 
-import hashlib
 import json
 import os
 import pathlib
 
 import tensorflow as tf
 
-from tfrecord_builder.sharding import shard_name
+from tfrecord_builder import atomic
 
 STATE_FILE = ".fakespeech-build.json"
-TEMP_MARKER = ".tmp-"
+SHARD_SUFFIX = ".tfrec"
 
 
-def write_json_atomic(path, data):
-    """Writes JSON under a temporary name, then renames, so a reader never sees half a file."""
-    path = pathlib.Path(path)
-    tmp = path.with_name(f".{path.name}{TEMP_MARKER}{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+def shard_name(split, index, total, count):
+    """`train-00003-of-00016-1586.tfrec`: split, index, total and the number of examples written."""
+    return f"{split}-{index:05d}-of-{total:05d}-{count}{SHARD_SUFFIX}"
 
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def shard_pattern(split="*"):
+    """The glob pattern of the shard files of `split` (of every split by default)."""
+    return f"{split}-*-of-*{SHARD_SUFFIX}"
 
 
 def write_shard(out_dir, split, index, total, serialized_examples):
@@ -42,32 +33,20 @@ def write_shard(out_dir, split, index, total, serialized_examples):
     Returns:
         `(file_name, num_examples, bytes, sha256)` of the finished shard.
     """
-    out_dir = pathlib.Path(out_dir)
-    tmp = out_dir / f".{split}-{index:05d}-of-{total:05d}.tfrec{TEMP_MARKER}{os.getpid()}"
-    try:
+    with atomic.pending_file(out_dir, f"{split}-{index:05d}-of-{total:05d}") as pending:
         count = 0
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
+        with tf.io.TFRecordWriter(pending.path) as writer:
             for serialized in serialized_examples:
                 writer.write(serialized)
                 count += 1
-        size, sha256 = tmp.stat().st_size, file_sha256(tmp)
-        name = shard_name(split, index, total, count)
-        os.replace(tmp, out_dir / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return name, count, size, sha256
-
-
-def remove_temp_files(out_dir):
-    """Deletes the temporary files a killed build left behind."""
-    for path in pathlib.Path(out_dir).glob(f".*{TEMP_MARKER}*"):
-        path.unlink(missing_ok=True)
+        size, sha256 = os.path.getsize(pending.path), atomic.file_sha256(pending.path)
+        pending.name = shard_name(split, index, total, count)  # the name carries the count, known only now
+    return pending.name, count, size, sha256
 
 
 def shard_is_intact(out_dir, record):
     path = pathlib.Path(out_dir) / record["file"]
-    return path.is_file() and path.stat().st_size == record["bytes"] and file_sha256(path) == record["sha256"]
+    return path.is_file() and path.stat().st_size == record["bytes"] and atomic.file_sha256(path) == record["sha256"]
 
 
 def load_state(out_dir):
@@ -79,12 +58,12 @@ def load_state(out_dir):
 
 
 def save_state(out_dir, state):
-    write_json_atomic(pathlib.Path(out_dir) / STATE_FILE, state)
+    atomic.write_json(pathlib.Path(out_dir) / STATE_FILE, state)
 
 
 def shard_files(out_dir, splits=None):
     """The shard files in `out_dir` (of `splits` when given), sorted by name."""
-    files = sorted(pathlib.Path(out_dir).glob("*-*-of-*.tfrec"))
+    files = sorted(pathlib.Path(out_dir).glob(shard_pattern()))
     if splits is not None:
         files = [f for f in files if f.name.split("-", 1)[0] in splits]
     return files

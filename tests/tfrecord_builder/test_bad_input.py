@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from tfrecord_builder.builder import BuildError, build_shards
-from tfrecord_builder.cli import build_main
+from pipelines.commands.build import main as build_main
 from tfrecord_builder.config import BuildConfig
 
 PROTOCOL = "LA/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.train.trn.txt"

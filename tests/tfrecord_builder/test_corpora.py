@@ -10,7 +10,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from tfrecord_builder.builder import BuildError, build_shards
-from tfrecord_builder.cli import build_main
+from pipelines.commands.build import main as build_main
 from tfrecord_builder.config import BuildConfig
 from tfrecord_builder.corpora import detect
 from tfrecord_builder.schema import decode_audio, parse_example

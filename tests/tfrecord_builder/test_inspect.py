@@ -4,7 +4,7 @@ import collections
 import json
 
 from tfrecord_builder.builder import build_shards
-from tfrecord_builder.cli import inspect_main
+from pipelines.commands.inspect import main as inspect_main
 from tfrecord_builder.config import BuildConfig
 
 

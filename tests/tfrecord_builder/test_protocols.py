@@ -133,5 +133,5 @@ def test_build_config_from_dict_is_strict_and_round_trips():
     assert BuildConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown BuildConfig key.*'shards'"):
         BuildConfig.from_dict({"data": "d", "out": "o", "shards": 4})
-    with pytest.raises(ValueError, match="BuildConfig.seed"):
+    with pytest.raises(ValueError, match="seed: expected an integer"):
         BuildConfig.from_dict({"data": "d", "out": "o", "seed": "many"})

@@ -76,7 +76,7 @@ def test_resume_after_the_process_is_killed_equals_a_clean_build(corpus_and_clea
     good = flac.read_bytes()
     flac.unlink()
     os.mkfifo(flac)  # opening a FIFO blocks until a writer appears: the build stalls there, shards before it done
-    command = ["-c", "import sys; from tfrecord_builder.cli import build_main; sys.exit(build_main(sys.argv[1:]))"]
+    command = ["-c", "import sys; from pipelines.commands.build import main as build_main; sys.exit(build_main(sys.argv[1:]))"]
     args = ["--data", str(corpus), "--out", str(out), "--splits", "train,dev", "--num-shards", "4", "--quiet"]
     process = subprocess.Popen([sys.executable, *command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from tfrecord_builder.synthetic import attacks, generate_asvspoof2019, make_corpus_main, speech
+from pipelines.commands.make_corpus import main as make_corpus_main
+from tfrecord_builder.synthetic import attacks, generate_asvspoof2019, speech
 
 REAL_PROTOCOLS = pathlib.Path(__file__).resolve().parents[3] / "shared" / "asvspoof2019" / "LA_cm_protocols"
 LA_LINE = re.compile(r"^LA_\d{4} LA_[TDE]_\d{7} - (A\d{2}|-) (spoof|bonafide)$")
@@ -23,14 +24,20 @@ def protocol(root, track, split):
     return path.read_text(encoding="utf-8").splitlines()
 
 
+def checked_fields(corpus, track, split, line_pattern, counts):
+    """The split's protocol lines split into fields, once every line matched and the key counts are `counts`."""
+    lines = protocol(corpus / track, track, split)
+    assert all(line_pattern.match(line) for line in lines), lines[:3]
+    fields = [line.split() for line in lines]
+    n_bona, n_spoof = counts
+    assert collections.Counter(f[4] for f in fields) == {"bonafide": n_bona, "spoof": n_spoof}
+    return fields
+
+
 def test_la_protocols_have_the_real_line_format_and_the_requested_counts(la_corpus, corpus_spec):
     la_counts = corpus_spec["LA"]
-    for split, (n_bona, n_spoof) in la_counts.items():
-        lines = protocol(la_corpus / "LA", "LA", split)
-        assert all(LA_LINE.match(line) for line in lines), lines[:3]
-        fields = [line.split() for line in lines]
-        keys = collections.Counter(f[4] for f in fields)
-        assert keys == {"bonafide": n_bona, "spoof": n_spoof}
+    for split, counts in la_counts.items():
+        fields = checked_fields(la_corpus, "LA", split, LA_LINE, counts)
         assert all((f[3] == "-") == (f[4] == "bonafide") for f in fields)
         per_attack = collections.Counter(f[3] for f in fields if f[4] == "spoof")
         expected = [f"A{i:02d}" for i in (range(7, 20) if split == "eval" else range(1, 7))]
@@ -96,11 +103,8 @@ def test_kaggle_layout_nests_the_track_folder(la_corpus_kaggle, corpus_spec):
 
 def test_pa_lines_carry_environment_and_replay_attack_and_folders_hold_unlisted_files(pa_corpus, corpus_spec):
     pa_counts = corpus_spec["PA"]
-    for split, (n_bona, n_spoof) in pa_counts.items():
-        lines = protocol(pa_corpus / "PA", "PA", split)
-        assert all(PA_LINE.match(line) for line in lines), lines[:3]
-        fields = [line.split() for line in lines]
-        assert collections.Counter(f[4] for f in fields) == {"bonafide": n_bona, "spoof": n_spoof}
+    for split, counts in pa_counts.items():
+        fields = checked_fields(pa_corpus, "PA", split, PA_LINE, counts)
         assert {f[3] for f in fields if f[4] == "spoof"} == set(attacks.PA_ATTACKS)
         files = {p.stem for p in (pa_corpus / "PA" / f"ASVspoof2019_PA_{split}" / "flac").glob("*.flac")}
         listed = {f[1] for f in fields}
@@ -271,7 +275,7 @@ def test_fakespeech_make_corpus_help(capsys):
 
 
 def test_dev_and_eval_carry_a_simulated_asv_score_file_in_the_official_format(la_corpus, corpus_spec):
-    from pipelines.score_files import read_asv_scores
+    from pipelines.evaluate.score_files import read_asv_scores
     from tfrecord_builder.synthetic.layout import asv_scores_path
 
     for split in ("dev", "eval"):

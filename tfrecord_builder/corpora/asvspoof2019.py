@@ -20,13 +20,16 @@ def find_root(path, track=None):
 
 
 def read(root, config):
-    """The protocol entries of `config.splits`; a missing protocol file raises `BuildError` naming it."""
+    """The protocol entries of `config.splits`; a missing or empty protocol file raises `BuildError` naming it."""
     splits, problems = {}, []
     for split in config.splits:
         path = protocol_file(track_dir(root, config.track), config.track, split)
         if not path.is_file():
             raise BuildError(f"no {config.track} {split} protocol under {root}: {path} does not exist")
         entries, split_problems = parse_protocol(path, config.track)
+        if not entries and not split_problems:
+            raise BuildError(f"{path}: the {split} protocol file is empty (no utterance lines); restore it, or "
+                             f"leave {split} out of --splits")
         problems += split_problems
         splits[split] = [
             CorpusEntry(*entry, path=audio_path(root, config.track, split, entry.utt_id), group=entry.speaker_id,

@@ -29,7 +29,7 @@ CorpusEntry = collections.namedtuple(
 Listing = collections.namedtuple("Listing", ["track", "splits", "problems", "split_info"])
 
 
-class BuildError(Exception):
+class BuildError(ValueError):
     """Bad input or an output folder that cannot be used; the message names the file, line or setting."""
 
 

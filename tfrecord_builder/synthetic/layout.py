@@ -7,6 +7,7 @@ import pathlib
 import numpy as np
 import soundfile as sf
 
+from tfrecord_builder.corpus_root import asv_scores_path
 from tfrecord_builder.synthetic import attacks, speech
 
 SPLITS = ("train", "dev", "eval")
@@ -205,10 +206,6 @@ def generate_asvspoof2019(out_dir, track="LA", layout="official", counts=None, m
 # the attacks of the real corpus do the ASVspoof2019 baseline ASV. They exist so that min t-DCF can be computed
 # on generated corpora; they describe no real ASV system.
 SIMULATED_ASV = {"target": (4.0, 1.5), "nontarget": (-4.0, 1.5), "spoof": (1.0, 2.0)}
-
-
-def asv_scores_path(root, track, split):
-    return root / f"ASVspoof2019_{track}_asv_scores" / f"ASVspoof2019.{track}.asv.{split}.gi.trl.scores.txt"
 
 
 def write_asv_scores(root, track, split, utterances, seed):
