@@ -4,13 +4,13 @@ Both layers take and return `{"inputs": x, "targets": y}` (a dict, as keras.laye
 `{"images", "labels"}`); an `(inputs, targets)` tuple is accepted too and a tuple comes back, so a layer can be
 mapped over a batched `tf.data.Dataset` of pairs directly. `inputs` is (batch, time) or (batch, time, bins);
 `targets` is (batch,) or (batch, classes) of probabilities, returned as float32 soft targets in [0, 1], so the loss
-must accept soft labels (binary cross-entropy does).
+must accept soft labels (binary cross-entropy does). Inside tf.data every entry of the dict is cast to float32 (what
+Keras's DataLayer does with its inputs), so the dict should hold only numeric tensors.
 """
 
 import keras
-import tensorflow as tf
 
-from augment.base import RandomAugmentation, expand_to_rank, stateless_beta, uniform, uniform_int
+from augment.base import RandomAugmentation, expand_to_rank, random_beta, uniform, uniform_int
 
 
 def _unpack(data):
@@ -26,10 +26,10 @@ def _pack_like(data, inputs, targets):
     return inputs, targets
 
 
-def _blend(originals, partners, weight):
+def _blend(ops, originals, partners, weight):
     """weight * originals + (1 - weight) * partners in float32, with a per-example weight (batch,)."""
-    weight = expand_to_rank(weight, len(originals.shape))
-    return weight * tf.cast(originals, tf.float32) + (1.0 - weight) * tf.cast(partners, tf.float32)
+    weight = expand_to_rank(ops, ops.cast(weight, "float32"), len(originals.shape))
+    return weight * ops.cast(originals, "float32") + (1.0 - weight) * ops.cast(partners, "float32")
 
 
 class _BatchMixing(RandomAugmentation):
@@ -41,11 +41,15 @@ class _BatchMixing(RandomAugmentation):
             raise ValueError(f"{type(self).__name__}: alpha must be > 0, got {alpha}")
         self.alpha = float(alpha)
 
-    def _draw_pairs(self, data, apply_seed, permutation_seed):
-        inputs, _ = _unpack(data)
-        batch = tf.shape(inputs)[0]
-        permutation = tf.argsort(uniform([batch], permutation_seed), stable=True)
-        return batch, self._draw_apply(batch, apply_seed), tf.cast(permutation, tf.int32)
+    def _draw_pairs(self, data, seed):
+        ops = self.backend
+        batch = ops.shape(_unpack(data)[0])[0]
+        apply = self._draw_apply(batch, seed)
+        permutation = ops.numpy.argsort(uniform(ops, (batch,), seed))  # ties have probability 0
+        return batch, apply, ops.cast(permutation, "int32")
+
+    def _partners(self, values, transformation):
+        return self.backend.numpy.take(values, transformation["permutation"], axis=0)
 
     def call(self, data, training=True):
         if not training:
@@ -57,11 +61,6 @@ class _BatchMixing(RandomAugmentation):
 
     def compute_output_shape(self, input_shape):
         return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(alpha=self.alpha)
-        return config
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
@@ -78,26 +77,27 @@ class MixUp(_BatchMixing):
         **kwargs: passed to `keras.layers.Layer`.
 
     Example:
-    >>> mixed = MixUp(alpha=0.4, seed=0)({"inputs": tf.ones((4, 16000)), "targets": tf.constant([0., 1., 1., 0.])})
-    >>> mixed["targets"].shape
-    TensorShape([4])
+    >>> data = {"inputs": np.ones((4, 16000), "float32"), "targets": np.array([0.0, 1.0, 1.0, 0.0], "float32")}
+    >>> tuple(MixUp(alpha=0.4, seed=0)(data)["targets"].shape)
+    (4,)
     """
 
     def __init__(self, alpha=0.4, probability=1.0, seed=None, **kwargs):
         super().__init__(alpha=alpha, probability=probability, seed=seed, **kwargs)
 
     def get_random_transformation(self, data, training=True, seed=None):
-        apply_seed, permutation_seed, weight_seed = self._seeds(seed, 3)
-        batch, apply, permutation = self._draw_pairs(data, apply_seed, permutation_seed)
-        weight = stateless_beta([batch], self.alpha, self.alpha, weight_seed)
-        return {"apply": apply, "mix_weight": tf.where(apply, weight, 1.0), "permutation": permutation}
+        ops, seed = self.backend, self._generator(seed)
+        batch, apply, permutation = self._draw_pairs(data, seed)
+        weight = random_beta(ops, (batch,), self.alpha, self.alpha, seed)
+        return {"apply": apply, "mix_weight": ops.numpy.where(apply, weight, 1.0), "permutation": permutation}
 
     def transform_inputs(self, inputs, transformation):
-        partners = tf.gather(inputs, transformation["permutation"])
-        return tf.cast(_blend(inputs, partners, transformation["mix_weight"]), inputs.dtype)  # (batch, time[, bins])
+        partners = self._partners(inputs, transformation)
+        return _blend(self.backend, inputs, partners, transformation["mix_weight"])  # (batch, time[, bins])
 
     def transform_targets(self, targets, transformation):
-        return _blend(targets, tf.gather(targets, transformation["permutation"]), transformation["mix_weight"])
+        partners = self._partners(targets, transformation)
+        return _blend(self.backend, targets, partners, transformation["mix_weight"])  # (batch[, classes])
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
@@ -115,36 +115,44 @@ class CutMix(_BatchMixing):
         **kwargs: passed to `keras.layers.Layer`.
 
     Example:
-    >>> mixed = CutMix(alpha=1.0, seed=0)((tf.ones((4, 101, 80)), tf.constant([0., 1., 1., 0.])))
-    >>> mixed[0].shape
-    TensorShape([4, 101, 80])
+    >>> mixed = CutMix(alpha=1.0, seed=0)((np.ones((4, 101, 80), "float32"), np.array([0.0, 1.0, 1.0, 0.0], "float32")))
+    >>> tuple(mixed[0].shape)
+    (4, 101, 80)
     """
 
     def __init__(self, alpha=1.0, probability=1.0, seed=None, **kwargs):
         super().__init__(alpha=alpha, probability=probability, seed=seed, **kwargs)
 
     def get_random_transformation(self, data, training=True, seed=None):
-        apply_seed, permutation_seed, weight_seed, start_seed = self._seeds(seed, 4)
-        batch, apply, permutation = self._draw_pairs(data, apply_seed, permutation_seed)
-        frames = tf.shape(_unpack(data)[0])[1]
-        lam = stateless_beta([batch], self.alpha, self.alpha, weight_seed)
-        cut_length = tf.cast(tf.round((1.0 - lam) * tf.cast(frames, tf.float32)), tf.int32)
-        cut_length = tf.where(apply, tf.clip_by_value(cut_length, 0, frames), 0)
-        cut_start = uniform_int([batch], start_seed, 0, frames - cut_length)
+        ops, seed = self.backend, self._generator(seed)
+        batch, apply, permutation = self._draw_pairs(data, seed)
+        frames = ops.shape(_unpack(data)[0])[1]
+        lam = random_beta(ops, (batch,), self.alpha, self.alpha, seed)
+        cut_length = ops.cast(ops.numpy.round((1.0 - lam) * ops.cast(frames, "float32")), "int32")
+        cut_length = ops.numpy.where(apply, ops.numpy.clip(cut_length, 0, frames), 0)
+        cut_start = uniform_int(ops, (batch,), seed, 0, frames - cut_length)
         return {"apply": apply, "permutation": permutation, "cut_start": cut_start, "cut_length": cut_length,
-                "frames": frames}
+                "frames": ops.convert_to_tensor(frames, "int32")}
 
     def _cut_mask(self, inputs, transformation):
-        positions = tf.range(tf.shape(inputs)[1])[None, :]
-        start = transformation["cut_start"][:, None]
-        inside = (positions >= start) & (positions < start + transformation["cut_length"][:, None])
-        return tf.reshape(inside, tf.concat([tf.shape(inside), tf.ones([len(inputs.shape) - 2], tf.int32)], 0))
+        """(batch, time, 1, ...) True inside each example's cut."""
+        ops = self.backend
+        positions = ops.numpy.arange(ops.shape(inputs)[1])[None, :]
+        start = ops.cast(transformation["cut_start"], "int32")[:, None]
+        end = start + ops.cast(transformation["cut_length"], "int32")[:, None]
+        inside = ops.numpy.logical_and(positions >= start, positions < end)
+        for _ in range(len(inputs.shape) - 2):
+            inside = ops.numpy.expand_dims(inside, -1)
+        return inside
 
     def transform_inputs(self, inputs, transformation):
-        partners = tf.gather(inputs, transformation["permutation"])
-        return tf.where(self._cut_mask(inputs, transformation), partners, inputs)  # (batch, time[, bins])
+        ops = self.backend
+        x = ops.cast(inputs, "float32")
+        partners = self._partners(x, transformation)
+        return ops.numpy.where(self._cut_mask(x, transformation), partners, x)  # (batch, time[, bins])
 
     def transform_targets(self, targets, transformation):
-        cut_fraction = tf.cast(transformation["cut_length"], tf.float32) / tf.cast(transformation["frames"],
-                                                                                   tf.float32)
-        return _blend(targets, tf.gather(targets, transformation["permutation"]), 1.0 - cut_fraction)
+        ops = self.backend
+        frames = ops.cast(transformation["frames"], "float32")
+        cut_fraction = ops.cast(transformation["cut_length"], "float32") / frames
+        return _blend(ops, targets, self._partners(targets, transformation), 1.0 - cut_fraction)  # (batch[, classes])

@@ -19,9 +19,9 @@ The peak of each cascade's response is taken on a grid of at least 512 frequenci
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from augment.base import RandomAugmentation, uniform
+from augment.base import RandomAugmentation, normal, uniform
+from augment.dsp import causal_filter, complex_multiply, fft_convolve, fft_size, signal_length
 
 STEPS = ("lnl", "isd", "ssi")
 
@@ -34,30 +34,14 @@ def parse_algo(algo):
     return steps
 
 
-def fast_fft_length(minimum):
-    """The smallest 2^a 3^b 5^c >= minimum: lengths the FFT handles quickly."""
-    best = 1 << (int(minimum) - 1).bit_length()
-    power5 = 1
-    while power5 < best:
-        power3 = power5
-        while power3 < best:
-            length = power3
-            while length < minimum:
-                length *= 2
-            best = min(best, length)
-            power3 *= 3
-        power5 *= 5
-    return best
+def _sinc(ops, x):
+    safe = ops.numpy.where(x == 0.0, 1.0, x)
+    return ops.numpy.where(x == 0.0, 1.0, ops.numpy.sin(np.pi * safe) / (np.pi * safe))
 
 
-def _sinc(x):
-    safe = tf.where(tf.equal(x, 0.0), 1.0, x)
-    return tf.where(tf.equal(x, 0.0), 1.0, tf.sin(np.pi * safe) / (np.pi * safe))
-
-
-def _peak_normalise(x):
+def _peak_normalise(ops, x):
     """RawBoost's normWav(x, 0): divide by the peak only when it exceeds 1."""
-    return x / tf.maximum(tf.reduce_max(tf.abs(x), axis=-1, keepdims=True), 1.0)
+    return x / ops.numpy.maximum(ops.numpy.max(ops.numpy.abs(x), axis=-1, keepdims=True), 1.0)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
@@ -84,8 +68,9 @@ class RawBoost(RandomAugmentation):
         **kwargs: passed to `keras.layers.Layer`.
 
     Example:
-    >>> RawBoost(algo="lnl+isd+ssi", seed=0)(tf.random.normal((2, 16000)) * 0.1, training=True).shape
-    TensorShape([2, 16000])
+    >>> x = 0.1 * np.random.default_rng(0).standard_normal((2, 16000)).astype("float32")
+    >>> tuple(RawBoost(algo="lnl+isd+ssi", seed=0)(x, training=True).shape)
+    (2, 16000)
     """
 
     def __init__(self, algo="lnl+isd+ssi", sample_rate=16000, lnl_orders=5, n_bands=5, freq_hz=(20.0, 8000.0),
@@ -115,91 +100,92 @@ class RawBoost(RandomAugmentation):
         self._response_length = max(1024, 1 << (cascade - 1).bit_length())
 
     def _random_filters(self, shape, gain_low, gain_high, seed):
-        """(*shape, response_length) random multi-band FIR taps (RawBoost's genNotchCoeffs)."""
-        centre_seed, width_seed, taps_seed, gain_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
-        band_shape = [*shape, self.n_bands]
+        """(*shape, response_length) random multi-band FIR taps (RawBoost's genNotchCoeffs).
+
+        The gain bounds in dB may be arrays broadcastable to `shape` (one range per filter).
+        """
+        ops = self.backend
+        band_shape = (*shape, self.n_bands)
         nyquist = self.sample_rate / 2.0
-        centre = uniform(band_shape, centre_seed, *self.freq_hz)
-        width = uniform(band_shape, width_seed, *self.bandwidth_hz)
-        low = tf.maximum(centre - width / 2.0, 1e-3) / self.sample_rate
-        high = tf.minimum(centre + width / 2.0, nyquist - 1e-3) / self.sample_rate
-        taps = tf.math.floor(uniform(band_shape, taps_seed, *map(float, self.fir_taps)))
-        taps = tf.cast(tf.bitwise.bitwise_or(tf.cast(taps, tf.int32), 1), tf.float32)[..., None]
-        n = tf.range(self._max_taps, dtype=tf.float32)
+        centre = uniform(ops, band_shape, seed, *self.freq_hz)
+        width = uniform(ops, band_shape, seed, *self.bandwidth_hz)
+        low = ops.numpy.maximum(centre - width / 2.0, 1e-3)[..., None] / self.sample_rate
+        high = ops.numpy.minimum(centre + width / 2.0, nyquist - 1e-3)[..., None] / self.sample_rate
+        taps = ops.numpy.floor(uniform(ops, band_shape, seed, *map(float, self.fir_taps)))
+        taps = (taps + 1.0 - ops.numpy.mod(taps, 2.0))[..., None]  # even lengths rounded up to odd
+        n = ops.cast(ops.numpy.arange(self._max_taps), "float32")
         offset = n - (taps - 1.0) / 2.0
-        hamming = 0.54 - 0.46 * tf.cos(2.0 * np.pi * n / tf.maximum(taps - 1.0, 1.0))
-        band_pass = 2.0 * high[..., None] * _sinc(2.0 * high[..., None] * offset) - 2.0 * low[..., None] * _sinc(
-            2.0 * low[..., None] * offset)
-        band_taps = tf.where(n < taps, hamming * band_pass, 0.0)  # (*shape, bands, max_taps)
-        response = tf.reduce_prod(tf.signal.rfft(band_taps, fft_length=[self._response_length]), axis=-2)
-        peak = tf.reduce_max(tf.abs(response), axis=-1, keepdims=True)
-        gain = tf.math.pow(10.0, uniform(shape, gain_seed, gain_low, gain_high) / 20.0)[..., None]
-        return tf.signal.irfft(response, fft_length=[self._response_length]) * gain / tf.maximum(peak, 1e-12)
+        hamming = 0.54 - 0.46 * ops.numpy.cos(2.0 * np.pi * n / ops.numpy.maximum(taps - 1.0, 1.0))
+        band_pass = 2.0 * high * _sinc(ops, 2.0 * high * offset) - 2.0 * low * _sinc(ops, 2.0 * low * offset)
+        band_taps = ops.numpy.where(n < taps, hamming * band_pass, 0.0)  # (*shape, bands, max_taps)
+        real, imag = ops.math.rfft(band_taps, self._response_length)
+        response = (real[..., 0, :], imag[..., 0, :])
+        for band in range(1, self.n_bands):  # the cascade: product of the band responses
+            response = complex_multiply(response, (real[..., band, :], imag[..., band, :]))
+        magnitude = ops.numpy.sqrt(response[0] ** 2 + response[1] ** 2)
+        peak = ops.numpy.max(magnitude, axis=-1, keepdims=True)
+        gain_low = ops.convert_to_tensor(np.asarray(gain_low, np.float32))
+        gain_high = ops.convert_to_tensor(np.asarray(gain_high, np.float32))
+        gain_db = gain_low + (gain_high - gain_low) * uniform(ops, shape, seed)
+        gain = ops.numpy.power(10.0, gain_db / 20.0)[..., None]
+        return ops.math.irfft(response, self._response_length) * gain / ops.numpy.maximum(peak, 1e-12)
 
     def get_random_transformation(self, data, training=True, seed=None):
-        apply_seed, lnl_seed, isd_seed, ssi_seed = self._seeds(seed, 4)
-        batch, length = tf.shape(data)[0], data.shape[-1]
-        transformation = {"apply": self._draw_apply(batch, apply_seed)}
+        ops, seed = self.backend, self._generator(seed)
+        batch, length = ops.shape(data)[0], signal_length(ops, data)
+        transformation = {"apply": self._draw_apply(batch, seed)}
+        # Every random filter (LnL's, one per order, then SSI's) is designed in one go: one gain range per filter.
+        low, high = [], []
         if "lnl" in self._steps:
-            linear_seed, nonlinear_seed = tf.unstack(tf.random.experimental.stateless_split(lnl_seed, 2))
-            linear = self._random_filters([batch, 1], *self.gain_db, linear_seed)
-            low_gain = self.gain_db[0] - self.nonlinear_bias_db[0]
-            high_gain = self.gain_db[1] - self.nonlinear_bias_db[1]
-            nonlinear = self._random_filters([batch, self.lnl_orders - 1], low_gain, high_gain, nonlinear_seed)
-            transformation["lnl_filters"] = tf.concat([linear, nonlinear], axis=1)  # (batch, orders, taps)
-        if "isd" in self._steps:
-            transformation["isd_noise"] = self._isd_noise(batch, length, isd_seed)
+            nonlinear = (self.gain_db[0] - self.nonlinear_bias_db[0], self.gain_db[1] - self.nonlinear_bias_db[1])
+            low += [self.gain_db[0]] + [nonlinear[0]] * (self.lnl_orders - 1)
+            high += [self.gain_db[1]] + [nonlinear[1]] * (self.lnl_orders - 1)
         if "ssi" in self._steps:
-            noise_seed, filter_seed, snr_seed = tf.unstack(tf.random.experimental.stateless_split(ssi_seed, 3))
-            white = tf.random.stateless_normal([batch, length], noise_seed)
-            taps = self._random_filters([batch], *self.gain_db, filter_seed)
-            transformation["ssi_noise"] = self._filter(white, taps)
-            transformation["ssi_snr_db"] = uniform([batch], snr_seed, *self.snr_db)
+            low, high = low + [self.gain_db[0]], high + [self.gain_db[1]]
+        filters = self._random_filters((batch, len(low)), low, high, seed) if low else None  # (batch, filters, taps)
+        if "lnl" in self._steps:
+            transformation["lnl_filters"] = filters[:, :self.lnl_orders]  # (batch, orders, taps)
+        if "isd" in self._steps:
+            transformation["isd_noise"] = self._isd_noise(batch, length, seed)
+        if "ssi" in self._steps:
+            white = normal(ops, (batch, length), seed)
+            transformation["ssi_noise"] = causal_filter(ops, white, filters[:, -1])
+            transformation["ssi_snr_db"] = uniform(ops, (batch,), seed, *self.snr_db)
         return transformation
 
     def _isd_noise(self, batch, length, seed):
         """(batch, samples) relative perturbation: isd_gain * u1 * u2 on the selected samples, else 0."""
-        percent_seed, pick_seed, u1_seed, u2_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
-        fraction = uniform([batch, 1], percent_seed, 0.0, self.isd_max_percent / 100.0)
-        picked = uniform([batch, length], pick_seed) < fraction
-        factor = uniform([batch, length], u1_seed, -1.0, 1.0) * uniform([batch, length], u2_seed, -1.0, 1.0)
-        return tf.where(picked, self.isd_gain * factor, 0.0)
-
-    def _filter(self, signals, taps):
-        length = signals.shape[-1]
-        fft_length = fast_fft_length(length + self._response_length - 1)
-        spectrum = tf.signal.rfft(signals, fft_length=[fft_length]) * tf.signal.rfft(taps, fft_length=[fft_length])
-        return tf.signal.irfft(spectrum, fft_length=[fft_length])[..., :length]
+        ops = self.backend
+        fraction = uniform(ops, (batch, 1), seed, 0.0, self.isd_max_percent / 100.0)
+        picked = uniform(ops, (batch, length), seed) < fraction
+        factor = uniform(ops, (batch, length), seed, -1.0, 1.0) * uniform(ops, (batch, length), seed, -1.0, 1.0)
+        return ops.numpy.where(picked, self.isd_gain * factor, 0.0)
 
     def _lnl(self, x, filters):
-        powers = tf.stack([x ** (k + 1) for k in range(self.lnl_orders)], axis=1)  # (batch, orders, samples)
-        length = x.shape[-1]
-        fft_length = fast_fft_length(length + self._response_length - 1)
-        spectrum = tf.signal.rfft(powers, fft_length=[fft_length]) * tf.signal.rfft(filters, fft_length=[fft_length])
-        y = tf.signal.irfft(tf.reduce_sum(spectrum, axis=1), fft_length=[fft_length])[:, :length]
-        return _peak_normalise(y - tf.reduce_mean(y, axis=-1, keepdims=True))
+        ops = self.backend
+        powers = ops.numpy.stack([x ** (k + 1) for k in range(self.lnl_orders)], axis=1)  # (batch, orders, samples)
+        length = signal_length(ops, x)
+        fft_length = fft_size(ops, length + self._response_length - 1)
+        y = ops.numpy.sum(fft_convolve(ops, powers, ops.cast(filters, "float32"), fft_length), axis=1)[:, :length]
+        return _peak_normalise(ops, y - ops.numpy.mean(y, axis=-1, keepdims=True))
 
     def _ssi(self, x, noise, snr_db):
-        signal_norm = tf.norm(x, axis=-1, keepdims=True)
-        noise_norm = tf.maximum(tf.norm(noise, axis=-1, keepdims=True), 1e-12)
-        return x + noise / noise_norm * signal_norm / tf.math.pow(10.0, snr_db[:, None] / 20.0)
+        ops = self.backend
+        signal_norm = ops.numpy.sqrt(ops.numpy.sum(x**2, axis=-1, keepdims=True))
+        noise_norm = ops.numpy.maximum(ops.numpy.sqrt(ops.numpy.sum(noise**2, axis=-1, keepdims=True)), 1e-12)
+        return x + noise / noise_norm * signal_norm / ops.numpy.power(10.0, snr_db[:, None] / 20.0)
 
     def transform_inputs(self, inputs, transformation):
-        x = tf.cast(inputs, tf.float32)
+        ops = self.backend
+        x = ops.cast(inputs, "float32")
         y = x
         for step in self._steps:
             if step == "lnl":
                 y = self._lnl(y, transformation["lnl_filters"])
             elif step == "isd":
-                y = _peak_normalise(y + y * transformation["isd_noise"])
+                y = _peak_normalise(ops, y + y * ops.cast(transformation["isd_noise"], "float32"))
             else:
-                y = self._ssi(y, transformation["ssi_noise"], transformation["ssi_snr_db"])
-        return tf.cast(tf.where(transformation["apply"][:, None], y, x), inputs.dtype)  # (batch, samples)
+                noise = ops.cast(transformation["ssi_noise"], "float32")
+                y = self._ssi(y, noise, ops.cast(transformation["ssi_snr_db"], "float32"))
+        return ops.numpy.where(transformation["apply"][:, None], y, x)  # (batch, samples)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(algo=self.algo, sample_rate=self.sample_rate, lnl_orders=self.lnl_orders,
-                      n_bands=self.n_bands, freq_hz=self.freq_hz, bandwidth_hz=self.bandwidth_hz,
-                      fir_taps=self.fir_taps, gain_db=self.gain_db, nonlinear_bias_db=self.nonlinear_bias_db,
-                      isd_max_percent=self.isd_max_percent, isd_gain=self.isd_gain, snr_db=self.snr_db)
-        return config

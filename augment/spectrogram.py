@@ -1,18 +1,18 @@
 """SpecAugment (Park et al. 2019) time and frequency masking on (batch, time, bins) features."""
 
 import keras
-import tensorflow as tf
 
 from augment.base import RandomAugmentation, uniform_int
 
 FILLS = ("zero", "mean")
 
 
-def _span_mask(length, starts, widths):
+def _span_mask(ops, length, starts, widths):
     """(batch, length) True inside any [start, start + width) span; starts and widths are (batch, spans)."""
-    positions = tf.range(length)[None, None, :]
-    inside = (positions >= starts[:, :, None]) & (positions < (starts + widths)[:, :, None])
-    return tf.reduce_any(inside, axis=1)
+    positions = ops.numpy.arange(length)[None, None, :]
+    starts, widths = ops.cast(starts, "int32"), ops.cast(widths, "int32")
+    inside = ops.numpy.logical_and(positions >= starts[:, :, None], positions < (starts + widths)[:, :, None])
+    return ops.numpy.any(inside, axis=1)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
@@ -35,8 +35,9 @@ class SpecAugment(RandomAugmentation):
         **kwargs: passed to `keras.layers.Layer`.
 
     Example:
-    >>> SpecAugment(time_masks=2, time_mask_width=20, seed=0)(tf.ones((4, 101, 80)), training=True).shape
-    TensorShape([4, 101, 80])
+    >>> layer = SpecAugment(time_masks=2, time_mask_width=20, seed=0)
+    >>> tuple(layer(np.ones((4, 101, 80), "float32"), training=True).shape)
+    (4, 101, 80)
     """
 
     def __init__(self, time_masks=2, time_mask_width=20, freq_masks=2, freq_mask_width=8, fill="zero",
@@ -54,35 +55,30 @@ class SpecAugment(RandomAugmentation):
         self.freq_mask_width = int(freq_mask_width)
         self.fill = fill
 
-    def _draw_spans(self, batch, count, max_width, length, width_seed, start_seed):
-        max_width = tf.minimum(max_width, length)
-        widths = uniform_int([batch, count], width_seed, 0, max_width)
-        starts = uniform_int([batch, count], start_seed, 0, length - widths)
+    def _draw_spans(self, batch, count, max_width, length, seed):
+        ops = self.backend
+        max_width = ops.numpy.minimum(max_width, length)
+        widths = uniform_int(ops, (batch, count), seed, 0, max_width)
+        starts = uniform_int(ops, (batch, count), seed, 0, length - widths)
         return starts, widths
 
     def get_random_transformation(self, data, training=True, seed=None):
-        seeds = self._seeds(seed, 5)
-        shape = tf.shape(data)
-        batch, frames, bins = shape[0], shape[1], shape[2]
-        time_starts, time_widths = self._draw_spans(batch, self.time_masks, self.time_mask_width, frames, *seeds[1:3])
-        freq_starts, freq_widths = self._draw_spans(batch, self.freq_masks, self.freq_mask_width, bins, *seeds[3:5])
-        return {"apply": self._draw_apply(batch, seeds[0]), "time_starts": time_starts, "time_widths": time_widths,
+        ops, seed = self.backend, self._generator(seed)
+        batch, frames, bins = ops.shape(data)[:3]
+        apply = self._draw_apply(batch, seed)
+        time_starts, time_widths = self._draw_spans(batch, self.time_masks, self.time_mask_width, frames, seed)
+        freq_starts, freq_widths = self._draw_spans(batch, self.freq_masks, self.freq_mask_width, bins, seed)
+        return {"apply": apply, "time_starts": time_starts, "time_widths": time_widths,
                 "freq_starts": freq_starts, "freq_widths": freq_widths}
 
     def transform_inputs(self, inputs, transformation):
-        shape = tf.shape(inputs)
-        time_mask = _span_mask(shape[1], transformation["time_starts"], transformation["time_widths"])
-        freq_mask = _span_mask(shape[2], transformation["freq_starts"], transformation["freq_widths"])
-        mask = (time_mask[:, :, None] | freq_mask[:, None, :]) & transformation["apply"][:, None, None]
-        if self.fill == "mean":
-            fill = tf.reduce_mean(tf.cast(inputs, tf.float32), axis=[1, 2], keepdims=True)
-            fill = tf.cast(fill, inputs.dtype)
-        else:
-            fill = tf.zeros([], inputs.dtype)
-        return tf.where(mask, fill, inputs)  # (batch, time, bins)
+        ops = self.backend
+        x = ops.cast(inputs, "float32")
+        _, frames, bins = ops.shape(x)[:3]
+        time_mask = _span_mask(ops, frames, transformation["time_starts"], transformation["time_widths"])
+        freq_mask = _span_mask(ops, bins, transformation["freq_starts"], transformation["freq_widths"])
+        mask = ops.numpy.logical_or(time_mask[:, :, None], freq_mask[:, None, :])
+        mask = ops.numpy.logical_and(mask, transformation["apply"][:, None, None])
+        fill = ops.numpy.mean(x, axis=(1, 2), keepdims=True) if self.fill == "mean" else 0.0
+        return ops.numpy.where(mask, fill, x)  # (batch, time, bins)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(time_masks=self.time_masks, time_mask_width=self.time_mask_width, freq_masks=self.freq_masks,
-                      freq_mask_width=self.freq_mask_width, fill=self.fill)
-        return config
