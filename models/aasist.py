@@ -25,15 +25,9 @@ counts parameters, not batch-normalisation running statistics; Keras' `count_par
 import keras
 from keras import ops
 
-from models.graph_attention import (
-    GraphAttention,
-    GraphPool,
-    HeteroGraphAttention,
-    MasterNode,
-    NodePositionEmbedding,
-    batch_norm,
-)
-from models.heads import resolve_preset
+from models.convert import load_torch_weights
+from models.graph_attention import GraphAttention, GraphPool, HeteroGraphAttention, MasterNode, NodePositionEmbedding
+from models.layers import TwoClassModel, batch_norm, two_class_outputs
 from models.registry import register_model
 from models.sinc import SincConv
 
@@ -56,34 +50,9 @@ AASIST_CONFIGS = {
         "temperatures": (2.0, 2.0, 100.0, 100.0),
     },
 }
-OUTPUT_MODES = ("spoof_logit", "two_class")
-# Named sizes on top of a variant's published configuration (`models.build("aasist", shape, preset="tiny")`).
+# Named sizes on top of a variant's published configuration (`models.build("aasist", shape, preset="tiny")`);
+# "tiny" is for tests, a hidden preset left out of listings.
 SIZE_PRESETS = {"tiny": {"encoder_filters": ((1, 4), (4, 4), (4, 8), (8, 8)), "gat_dims": (8, 4)}}
-
-
-@keras.saving.register_keras_serializable(package="fakespeech")
-class SpoofLogit(keras.layers.Layer):
-    """Turns two-class logits (spoof, bona fide) into one spoof logit `l_spoof - l_bonafide`, in float32.
-
-    `sigmoid(l_spoof - l_bonafide)` equals the two-class softmax probability of spoof, so binary cross-entropy on
-    this logit is the two-class cross-entropy of the published models.
-
-    Example:
-        >>> SpoofLogit()(np.array([[2.0, -1.0]], "float32")).shape
-        (1, 1)
-    """
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
-
-    def call(self, logits):
-        # (batch, 2) -> (batch, 1)
-        logits = ops.cast(logits, "float32")
-        return logits[:, :1] - logits[:, 1:2]
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], 1)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
@@ -158,7 +127,7 @@ def _readout(nodes):
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class AASIST(keras.Model):
+class AASIST(TwoClassModel):
     """AASIST / AASIST-L as a functional model on raw waveforms (batch, samples).
 
     Args:
@@ -192,11 +161,14 @@ class AASIST(keras.Model):
         output_mode="spoof_logit",
         **kwargs,
     ):
-        if output_mode not in OUTPUT_MODES:
-            raise ValueError(f"AASIST output_mode must be one of {OUTPUT_MODES}, got {output_mode!r}")
+        # Seven divisions by 3 along time (first pool and six blocks) must leave at least one temporal node.
+        self.check_arguments("AASIST", input_samples, first_conv, output_mode, poolings_by_3=7)
+        input_samples, sinc_filters, first_conv = int(input_samples), int(sinc_filters), int(first_conv)
+        sample_rate = int(sample_rate)
         encoder_filters = tuple(tuple(int(c) for c in pair) for pair in encoder_filters)
         gat_dims = tuple(int(d) for d in gat_dims)
-        _check_length(input_samples, first_conv)
+        pool_ratios = tuple(float(r) for r in pool_ratios)
+        temperatures = tuple(float(t) for t in temperatures)
 
         # --- layers ---
         sinc = SincConv(sinc_filters, first_conv, sample_rate, name="conv_time")
@@ -247,79 +219,32 @@ class AASIST(keras.Model):
         s_max, s_avg = _readout(out_s)
         hidden = ops.concatenate([t_max, t_avg, s_max, s_avg, ops.squeeze(master, 1)], axis=-1)
         logits = out_layer(drop(hidden))  # (batch, 2): spoof, bona fide
-        outputs = logits if output_mode == "two_class" else SpoofLogit(name="predictions")(logits)
-        super().__init__(inputs=waveform, outputs=outputs, **kwargs)
-
-        # --- config ---
-        self.input_samples = int(input_samples)
-        self.sinc_filters = int(sinc_filters)
-        self.first_conv = int(first_conv)
-        self.encoder_filters = encoder_filters
-        self.gat_dims = gat_dims
-        self.pool_ratios = tuple(float(r) for r in pool_ratios)
-        self.temperatures = tuple(float(t) for t in temperatures)
-        self.sample_rate = int(sample_rate)
-        self.output_mode = output_mode
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_samples": self.input_samples,
-            "sinc_filters": self.sinc_filters,
-            "first_conv": self.first_conv,
-            "encoder_filters": [list(pair) for pair in self.encoder_filters],
-            "gat_dims": list(self.gat_dims),
-            "pool_ratios": list(self.pool_ratios),
-            "temperatures": list(self.temperatures),
-            "sample_rate": self.sample_rate,
-            "output_mode": self.output_mode,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-def _check_length(input_samples, first_conv):
-    # Seven divisions by 3 along time (first pool and six blocks) must leave at least one temporal node.
-    taps = first_conv + 1 if first_conv % 2 == 0 else first_conv
-    frames = input_samples - taps + 1
-    if frames < 3**7:
-        raise ValueError(
-            f"input_samples={input_samples} is too short for AASIST: needs at least {3**7 + taps - 1} samples"
-        )
+        super().__init__(waveform, two_class_outputs(logits, output_mode), locals(), **kwargs)
 
 
 def load_pretrained(model, path, variant):
     """Loads a `.weights.h5` written by the converter, or converts a published `.pth` in memory (needs torch)."""
     path = str(path)
     if path.endswith(".pth"):
-        from models.convert import load_torch_weights  # torch is optional and imported only there
-
-        load_torch_weights(model, path, variant)
+        load_torch_weights(model, path, variant)  # needs torch, which models.convert imports only when called
     else:
         model.load_weights(path)
     return model
 
 
-def _build(variant, input_shape, preset, pretrained_weights, config):
-    if len(input_shape) != 1:
-        raise ValueError(f"{variant} takes waveforms, input_shape must be (samples,), got {input_shape}")
-    config = {**AASIST_CONFIGS[variant], **resolve_preset(SIZE_PRESETS, preset, config, variant)}
-    model = AASIST(input_samples=input_shape[0], **config, name=variant)
-    if pretrained_weights:
-        load_pretrained(model, pretrained_weights, variant)
-    return model
+def _register_variant(variant, description):
+    """Registers the builder of `variant`: its published configuration, a size preset, then explicit arguments."""
+
+    @register_model(variant, "waveform", description, presets=SIZE_PRESETS, hidden_presets=("tiny",))
+    def build(input_shape=(64600,), preset=None, pretrained_weights=None, **config):
+        model = AASIST.build_for_clips(variant, input_shape, AASIST_CONFIGS[variant], SIZE_PRESETS, preset, config)
+        if pretrained_weights:
+            load_pretrained(model, pretrained_weights, variant)
+        return model
+
+    build.__name__ = build.__qualname__ = f"build_{variant}"
+    return build
 
 
-@register_model("aasist", input_kind="waveform", description="AASIST (ICASSP 2022), 297,866 parameters")
-def build_aasist(input_shape=(64600,), preset=None, pretrained_weights=None, **config):
-    """AASIST: sinc front end, residual encoder, spectro-temporal graph attention; 297,866 parameters."""
-    return _build("aasist", input_shape, preset, pretrained_weights, config)
-
-
-@register_model("aasist_l", input_kind="waveform", description="AASIST-L (ICASSP 2022), 85,306 parameters")
-def build_aasist_l(input_shape=(64600,), preset=None, pretrained_weights=None, **config):
-    """AASIST-L: the light AASIST; 85,306 parameters."""
-    return _build("aasist_l", input_shape, preset, pretrained_weights, config)
+build_aasist = _register_variant("aasist", "AASIST (ICASSP 2022), 297,866 parameters")
+build_aasist_l = _register_variant("aasist_l", "AASIST-L (ICASSP 2022), 85,306 parameters")

@@ -7,15 +7,14 @@ package's head (global average pooling, Dense(32, selu)) and our float32 logit.
 """
 
 import dataclasses
-import inspect
 import warnings
 
 import h5py
 import keras
 
 from models.conformer_layers import Conv2dSubsampling, ConformerBlock, PositionalEncoding, l2_regularizer
-from models.heads import classifier_head, feature_inputs, resolve_preset
-from models.registry import register_model
+from models.heads import classifier_head, feature_inputs, register_preset_builder
+from models.layers import ZooModel, constructor_argument_names
 
 # Layer names in the published weights start with the package's encoder name, whatever our model is called.
 PREFIX = "conformer_encoder"
@@ -25,7 +24,7 @@ PRESETS = {
     "conformer_s": dict(subsampling_filters=144, dmodel=144, num_blocks=16, num_heads=4, head_size=36, kernel_size=32),
     # Trains on a laptop CPU.
     "conformer_xs": dict(subsampling_filters=64, dmodel=64, num_blocks=4, num_heads=2, head_size=32, kernel_size=15),
-    # For tests only.
+    # For tests only: a hidden preset, left out of listings.
     "tiny": dict(
         subsampling_filters=8, dmodel=16, num_blocks=1, num_heads=2, head_size=8, kernel_size=3, kernel_l2=0.0
     ),
@@ -33,7 +32,7 @@ PRESETS = {
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class ConformerEncoder(keras.Model):
+class ConformerEncoder(ZooModel):
     """Conv2D subsampling x4 -> Dense projection -> dropout -> Conformer blocks with relative-position MHSA.
 
     Args:
@@ -55,6 +54,8 @@ class ConformerEncoder(keras.Model):
         >>> tuple(encoder.output.shape)
         (None, 8, 16)
     """
+
+    default_name = PREFIX
 
     def __init__(
         self,
@@ -101,39 +102,11 @@ class ConformerEncoder(keras.Model):
         x = drop(x)
         for block in blocks:
             x = block([x, pos])
-        kwargs.setdefault("name", PREFIX)
-        super().__init__(inputs=inputs, outputs=x, **kwargs)
-
-        # === Config ===
-        self.subsampling_filters = subsampling_filters
-        self.dmodel = dmodel
-        self.num_blocks = num_blocks
-        self.num_heads = num_heads
-        self.head_size = head_size
-        self.kernel_size = kernel_size
-        self.fc_factor = fc_factor
-        self.dropout = dropout
-        self.kernel_l2 = kernel_l2
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": tuple(self.input_shape[1:]),
-            "subsampling_filters": self.subsampling_filters,
-            "dmodel": self.dmodel,
-            "num_blocks": self.num_blocks,
-            "num_heads": self.num_heads,
-            "head_size": self.head_size,
-            "kernel_size": self.kernel_size,
-            "fc_factor": self.fc_factor,
-            "dropout": self.dropout,
-            "kernel_l2": self.kernel_l2,
-        }
+        super().__init__(inputs, x, locals(), **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class Conformer(keras.Model):
+class Conformer(ZooModel):
     """Conformer spoof classifier: `ConformerEncoder` -> average over time -> Dense(32, selu) -> logit.
 
     With the defaults and input (128, 80, 1) it has exactly the parameters of audio-classification-models'
@@ -148,6 +121,9 @@ class Conformer(keras.Model):
         hidden_units: width of the head's hidden layer (`None` for none).
         hidden_activation: its activation.
         head_dropout: dropout in the head.
+        head: "linear" (the default `Dense(1)` logit), "ocsoftmax" or "amsoftmax": a margin head for the loss of
+            that name (`models.heads.output_layers`).
+        head_options: options of a margin head (`embedding_units`, `scale`, margins; `models.heads.HEAD_OPTIONS`).
         **kwargs: `ConformerEncoder` arguments (`dmodel`, `num_blocks`, ...) and `keras.Model` arguments.
 
     Example:
@@ -155,6 +131,8 @@ class Conformer(keras.Model):
         >>> tuple(model.output.shape)
         (None, 1)
     """
+
+    default_name = "conformer"
 
     def __init__(
         self,
@@ -164,9 +142,11 @@ class Conformer(keras.Model):
         hidden_units=32,
         hidden_activation="selu",
         head_dropout=0.0,
+        head="linear",
+        head_options=None,
         **kwargs,
     ):
-        encoder_args = {k: kwargs.pop(k) for k in _encoder_arg_names() if k in kwargs}
+        encoder_args = {k: kwargs.pop(k) for k in constructor_argument_names(ConformerEncoder) if k in kwargs}
         # === Layers ===
         inputs, x = feature_inputs(input_shape, channel_axis=True)
         encoder = ConformerEncoder(tuple(x.shape[1:]), name=PREFIX, **encoder_args)
@@ -178,38 +158,17 @@ class Conformer(keras.Model):
             dropout=head_dropout,
             hidden_units=hidden_units,
             hidden_activation=hidden_activation,
+            head=head,
+            head_options=head_options,
         )
-        kwargs.setdefault("name", "conformer")
-        super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        # === Config ===
+        super().__init__(inputs, logits, locals(), **kwargs)
         self.encoder = encoder
         self.encoder_args = encoder_args
-        self.pretrained_weights = pretrained_weights
-        self.pooling = pooling
-        self.hidden_units = hidden_units
-        self.hidden_activation = hidden_activation
-        self.head_dropout = head_dropout
         self.pretrained_report = load_keras2_h5_weights(encoder, pretrained_weights) if pretrained_weights else None
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": tuple(self.input_shape[1:]),
-            # The loaded weights travel inside the saved model; re-reading a path that may be gone would be wrong.
-            "pretrained_weights": None,
-            "pooling": self.pooling,
-            "hidden_units": self.hidden_units,
-            "hidden_activation": self.hidden_activation,
-            "head_dropout": self.head_dropout,
-            **self.encoder_args,
-        }
-
-
-def _encoder_arg_names():
-    parameters = inspect.signature(ConformerEncoder.__init__).parameters
-    return [p for p in parameters if p not in ("self", "input_shape", "kwargs")]
+        # The loaded weights travel inside the saved model; re-reading a path that may be gone would be wrong.
+        return {**super().get_config(), "pretrained_weights": None, **self.encoder_args}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,7 +263,9 @@ def _assign(layer, arrays, path):
         variable.assign(array)
 
 
-@register_model("conformer", input_kind="features")
-def conformer(input_shape, preset=None, **config):
-    """Conformer encoder (relative-position MHSA) + pooling head; loads audio-classification-models weights."""
-    return Conformer(input_shape, **resolve_preset(PRESETS, preset, config, "conformer"))
+conformer = register_preset_builder(
+    "conformer",
+    Conformer,
+    PRESETS,
+    "Conformer encoder (relative-position MHSA) + pooling head; loads audio-classification-models weights.",
+)

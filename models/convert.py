@@ -1,6 +1,9 @@
 """Converts the published PyTorch AASIST / AASIST-L state dicts (clovaai/aasist) to Keras weights.
 
-    fakespeech convert-weights aasist|aasist_l FILE.pth OUT.weights.h5
+    model = convert("aasist", "AASIST.pth")   # a Keras AASIST holding the published weights; writes nothing
+
+Saving is the caller's job (`fakespeech convert-weights`, `pipelines.commands.convert_weights`, writes
+`model.save_weights(OUT.weights.h5)` atomically).
 
 Every tensor of the state dict is mapped by an explicit name to one variable of `models.aasist.AASIST`;
 convolution kernels (out, in, freq, time) become (time, freq, in, out) because our maps are (time, frequency),
@@ -11,11 +14,14 @@ other tensor without a target, or any target without a tensor, is an error that 
 torch is optional (the `torch` extra) and is imported here only, inside the functions that read `.pth` files.
 """
 
-import argparse
 import os
-import sys
 
 import numpy as np
+
+from models.registry import build
+
+# The clip length of the published models (about 4 s at 16 kHz).
+PUBLISHED_INPUT_SAMPLES = 64600
 
 VARIANTS = ("aasist", "aasist_l")
 IGNORED_SUFFIXES = ("num_batches_tracked",)
@@ -101,7 +107,7 @@ def aasist_weight_map(model):
 def read_state_dict(path):
     """Reads a PyTorch state dict as {key: float32 numpy array}; needs torch (the `torch` extra)."""
     try:
-        import torch
+        import torch  # optional (the `torch` extra) and heavy: imported only when a .pth is read
     except ImportError as error:
         raise ImportError(f"reading {path} needs torch: pip install 'fakespeech[torch]'") from error
     if not os.path.isfile(path):
@@ -140,45 +146,18 @@ def load_torch_weights(model, path, variant):
         raise ValueError(f"{error}\n(is {path} really an {variant} checkpoint?)") from None
 
 
-def convert(variant, pth_path, out_path):
-    """Converts a published checkpoint to a Keras `.weights.h5`, written atomically. Returns the model."""
-    import models
+def convert(variant, pth_path, input_samples=PUBLISHED_INPUT_SAMPLES):
+    """Builds the registered `variant` ("aasist" or "aasist_l") and fills it from the published `.pth`; writes nothing.
 
+    Args:
+        variant: which architecture the checkpoint holds.
+        pth_path: the PyTorch state dict (needs torch, the `torch` extra).
+        input_samples: clip length of the returned model (the weights do not depend on it).
+
+    Returns:
+        The Keras `AASIST` model (spoof-logit output) holding the converted weights.
+    """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if not str(out_path).endswith(".weights.h5"):
-        raise ValueError(f"OUT must end with .weights.h5 (a Keras weights file), got {out_path}")
-    model = models.build(variant, (64600,))
-    load_torch_weights(model, pth_path, variant)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(out_path)[:-len('.weights.h5')]}.tmp-{os.getpid()}.weights.h5")
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return model
-
-
-def convert_weights_main(argv=None):
-    """`fakespeech convert-weights aasist|aasist_l FILE.pth OUT.weights.h5`."""
-    parser = argparse.ArgumentParser(
-        prog="fakespeech convert-weights",
-        description="Convert the published PyTorch AASIST / AASIST-L weights (clovaai/aasist) to a Keras "
-        ".weights.h5 for models.build(NAME, (64600,), pretrained_weights=OUT). Needs torch.",
-    )
-    parser.add_argument("variant", choices=VARIANTS, help="which architecture the checkpoint holds")
-    parser.add_argument("pth", help="PyTorch state dict, e.g. AASIST.pth")
-    parser.add_argument("out", help="output Keras weights file, ending in .weights.h5")
-    args = parser.parse_args(argv)
-    try:
-        from models.heads import trainable_parameter_count
-
-        model = convert(args.variant, args.pth, args.out)
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"fakespeech convert-weights: error: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out}: {args.variant}, {trainable_parameter_count(model):,} parameters")
-    return 0
+    model = build(variant, (input_samples,))
+    return load_torch_weights(model, pth_path, variant)

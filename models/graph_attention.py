@@ -8,10 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
-
-def batch_norm(name):
-    # PyTorch defaults (eps 1e-5, momentum 0.1), so that converted running statistics mean the same thing.
-    return keras.layers.BatchNormalization(axis=-1, epsilon=1e-5, momentum=0.9, name=name)
+from models.layers import batch_norm
 
 
 def pairwise_products(nodes):
@@ -25,8 +22,46 @@ def attend(attention_logits, nodes):
     return ops.matmul(weights, nodes)
 
 
+class NodeAttentionLayer(keras.layers.Layer):
+    """What GAT and HS-GAT share: input dropout, the edge projection, the node update and their config.
+
+    Subclasses score the edges their own way and then call `update_nodes`. The layer names are the reference's
+    (`att_proj`, `proj_with_att`, `proj_without_att`, `bn`), which the weight converter maps by name.
+
+    Args:
+        units: output node dimension.
+        temperature: divides the attention logits; larger values give flatter attention.
+        dropout: dropout rate on the input nodes during training.
+    """
+
+    def __init__(self, units, temperature=1.0, dropout=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.temperature = float(temperature)
+        self.dropout = float(dropout)
+        self.input_drop = keras.layers.Dropout(self.dropout, name="input_drop")
+        self.att_proj = keras.layers.Dense(self.units, name="att_proj")
+        self.proj_with_att = keras.layers.Dense(self.units, name="proj_with_att")
+        self.proj_without_att = keras.layers.Dense(self.units, name="proj_without_att")
+        self.bn = batch_norm("bn")
+
+    def edge_features(self, nodes):
+        """tanh(W_a (x_i * x_j)) for every pair of nodes: (batch, n, dims) -> (batch, n, n, units)."""
+        return ops.tanh(self.att_proj(pairwise_products(nodes)))
+
+    def update_nodes(self, nodes, logits, training):
+        """`W_1 (sum_j a_ij x_j) + W_2 x_i` with `a` the softmax of `logits` over j, then batch norm and SELU."""
+        out = self.proj_with_att(attend(logits, nodes)) + self.proj_without_att(nodes)
+        return ops.selu(self.bn(out, training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"units": self.units, "temperature": self.temperature, "dropout": self.dropout})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="fakespeech")
-class GraphAttention(keras.layers.Layer):
+class GraphAttention(NodeAttentionLayer):
     """Graph attention over a fully connected homogeneous graph (GAT-S and GAT-T of AASIST).
 
     The attention logit of an edge (i, j) is `w . tanh(W_a (x_i * x_j)) / temperature`, normalised over j; the new
@@ -43,17 +78,6 @@ class GraphAttention(keras.layers.Layer):
         (2, 23, 32)
     """
 
-    def __init__(self, units, temperature=1.0, dropout=0.2, **kwargs):
-        super().__init__(**kwargs)
-        self.units = int(units)
-        self.temperature = float(temperature)
-        self.dropout = float(dropout)
-        self.input_drop = keras.layers.Dropout(self.dropout, name="input_drop")
-        self.att_proj = keras.layers.Dense(self.units, name="att_proj")
-        self.proj_with_att = keras.layers.Dense(self.units, name="proj_with_att")
-        self.proj_without_att = keras.layers.Dense(self.units, name="proj_without_att")
-        self.bn = batch_norm("bn")
-
     def build(self, input_shape):
         dims = input_shape[-1]
         pair_shape = (input_shape[0], input_shape[1], input_shape[1], dims)
@@ -66,22 +90,16 @@ class GraphAttention(keras.layers.Layer):
     def call(self, nodes, training=None):
         # (batch, nodes, dims) -> (batch, nodes, units)
         nodes = self.input_drop(nodes, training=training)
-        pairs = ops.tanh(self.att_proj(pairwise_products(nodes)))  # (batch, n, n, units)
+        pairs = self.edge_features(nodes)  # (batch, n, n, units)
         logits = ops.squeeze(ops.matmul(pairs, self.att_weight), -1) / self.temperature
-        out = self.proj_with_att(attend(logits, nodes)) + self.proj_without_att(nodes)
-        return ops.selu(self.bn(out, training=training))
+        return self.update_nodes(nodes, logits, training)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"units": self.units, "temperature": self.temperature, "dropout": self.dropout})
-        return config
-
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class HeteroGraphAttention(keras.layers.Layer):
+class HeteroGraphAttention(NodeAttentionLayer):
     """Heterogeneous stacking graph attention (HS-GAT) over two node types plus a master node.
 
     Both node sets are first projected into a shared space and stacked into one graph. Edges within type 1, within
@@ -101,18 +119,11 @@ class HeteroGraphAttention(keras.layers.Layer):
     """
 
     def __init__(self, units, temperature=1.0, dropout=0.2, **kwargs):
-        super().__init__(**kwargs)
-        self.units = int(units)
-        self.temperature = float(temperature)
-        self.dropout = float(dropout)
-        self.input_drop = keras.layers.Dropout(self.dropout, name="input_drop")
-        self.att_proj = keras.layers.Dense(self.units, name="att_proj")
+        super().__init__(units, temperature, dropout, **kwargs)
+        # The master node's own projections and attention.
         self.att_projM = keras.layers.Dense(self.units, name="att_projM")
-        self.proj_with_att = keras.layers.Dense(self.units, name="proj_with_att")
-        self.proj_without_att = keras.layers.Dense(self.units, name="proj_without_att")
         self.proj_with_attM = keras.layers.Dense(self.units, name="proj_with_attM")
         self.proj_without_attM = keras.layers.Dense(self.units, name="proj_without_attM")
-        self.bn = batch_norm("bn")
 
     def build(self, nodes_a_shape, nodes_b_shape=None, master_shape=None):
         dims = nodes_a_shape[-1]
@@ -144,10 +155,8 @@ class HeteroGraphAttention(keras.layers.Layer):
         nodes = ops.concatenate([self.proj_type1(nodes_a), self.proj_type2(nodes_b)], axis=1)
         nodes = self.input_drop(nodes, training=training)
 
-        pairs = ops.tanh(self.att_proj(pairwise_products(nodes)))  # (batch, n, n, units)
-        logits = self._edge_logits(pairs, count_a) / self.temperature
-        out = self.proj_with_att(attend(logits, nodes)) + self.proj_without_att(nodes)
-        out = ops.selu(self.bn(out, training=training))
+        pairs = self.edge_features(nodes)  # (batch, n, n, units)
+        out = self.update_nodes(nodes, self._edge_logits(pairs, count_a) / self.temperature, training)
 
         master_pairs = ops.tanh(self.att_projM(nodes * master))  # (batch, n, units)
         master_logits = ops.matmul(master_pairs, self.att_weightM) / self.temperature  # (batch, n, 1)
@@ -161,11 +170,6 @@ class HeteroGraphAttention(keras.layers.Layer):
             tuple(nodes_b_shape[:-1]) + (self.units,),
             tuple(master_shape[:-1]) + (self.units,),
         )
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"units": self.units, "temperature": self.temperature, "dropout": self.dropout})
-        return config
 
 
 def kept_nodes(count, ratio):

@@ -3,12 +3,28 @@
 Every model in the zoo ends in the same head, so scores mean the same thing whatever the backbone: pooling, optional
 dropout, an optional hidden layer, and `Dense(1, name="predictions", dtype="float32")`, the logit of "spoof". The
 last layer is float32 so that mixed precision never rounds the logit (or the loss computed from it) to float16.
+
+`head="ocsoftmax"` or `head="amsoftmax"` replaces that Dense by a linear embedding and a cosine-scoring layer
+(`models.margin_heads`), still named "predictions" and still one float32 spoof logit, for training with the loss of
+the same name (`models.losses`).
 """
 
 import keras
 import numpy as np
 
+from models.margin_heads import AM_SOFTMAX_DEFAULTS, OC_SOFTMAX_DEFAULTS, AMSoftmaxScore, OCSoftmaxScore
+from models.registry import register_model
+
 _POOLINGS = ("avg", "max", "avgmax", "flatten", None)
+# AIR-ASVspoof's embedding width for OC-softmax / AM-softmax (`--enc_dim 256`).
+DEFAULT_EMBEDDING_UNITS = 256
+# The options each head takes (in `head_options`) and their defaults.
+HEAD_OPTIONS = {
+    "linear": {},
+    "ocsoftmax": {"embedding_units": DEFAULT_EMBEDDING_UNITS, **OC_SOFTMAX_DEFAULTS},
+    "amsoftmax": {"embedding_units": DEFAULT_EMBEDDING_UNITS, "scale": AM_SOFTMAX_DEFAULTS["scale"]},
+}
+HEADS = tuple(HEAD_OPTIONS)
 
 
 def feature_inputs(input_shape, channel_axis, name="features"):
@@ -44,16 +60,27 @@ def feature_inputs(input_shape, channel_axis, name="features"):
     return inputs, x
 
 
-def classifier_head(x, pooling="avg", dropout=0.0, hidden_units=None, hidden_activation="relu", name="head"):
+def classifier_head(
+    x,
+    pooling="avg",
+    dropout=0.0,
+    hidden_units=None,
+    hidden_activation="relu",
+    name="head",
+    head="linear",
+    head_options=None,
+):
     """Maps a backbone output to one float32 logit for "spoof", shape (batch, 1).
 
     Args:
         x: symbolic tensor (batch, dims), (batch, time, dims) or (batch, height, width, channels).
         pooling: "avg", "max", "avgmax" (both, concatenated), "flatten", or `None` for an already pooled (batch, dims).
-        dropout: rate applied just before the logit layer; 0 adds no layer.
+        dropout: rate applied just before the logit layer (or the embedding of a margin head); 0 adds no layer.
         hidden_units: optional width of a hidden dense layer between pooling and the logit.
         hidden_activation: activation of the hidden layer.
         name: prefix of the head's layer names (the logit layer is always "predictions").
+        head: "linear" (`Dense(1)`), "ocsoftmax" or "amsoftmax" (see `output_layers`).
+        head_options: options of a margin head (`HEAD_OPTIONS`); `None` for the defaults.
 
     Returns:
         The logit tensor (batch, 1), float32.
@@ -71,7 +98,47 @@ def classifier_head(x, pooling="avg", dropout=0.0, hidden_units=None, hidden_act
         x = keras.layers.Dense(hidden_units, activation=hidden_activation, name=f"{name}_hidden")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    return keras.layers.Dense(1, name="predictions", dtype="float32")(x)
+    return output_layers(x, head, head_options, name)
+
+
+def resolve_head(head, head_options=None):
+    """Checks a head name and its options; returns the complete options (defaults filled in).
+
+    Raises:
+        ValueError: an unknown head, an option the head does not take, or a bad `embedding_units`, naming it.
+
+    Example:
+        >>> resolve_head("ocsoftmax", {"embedding_units": 64})["margin_real"]
+        0.9
+    """
+    if head not in HEAD_OPTIONS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    options = dict(head_options or {})
+    unknown = sorted(set(options) - set(HEAD_OPTIONS[head]))
+    if unknown:
+        allowed = ", ".join(HEAD_OPTIONS[head]) or "none"
+        raise ValueError(f"head_options for head {head!r}: unknown {unknown}; allowed: {allowed}")
+    options = {**HEAD_OPTIONS[head], **options}
+    units = options.get("embedding_units")
+    if units is not None and (isinstance(units, bool) or not isinstance(units, int) or units < 1):
+        raise ValueError(f"head_options embedding_units must be a positive integer or None, got {units!r}")
+    return options  # the score layers check their scale and margins
+
+
+def output_layers(x, head="linear", head_options=None, name="head"):
+    """The last layers of a classifier: (batch, dims) -> (batch, 1) float32 spoof logit, named "predictions".
+
+    "linear": `Dense(1)`. "ocsoftmax" / "amsoftmax": a linear `Dense(embedding_units)` embedding (AIR-ASVspoof's
+    `enc_dim`; `embedding_units=None` takes `x` itself as the embedding), then `OCSoftmaxScore` / `AMSoftmaxScore`.
+    """
+    options = resolve_head(head, head_options)
+    if head == "linear":
+        return keras.layers.Dense(1, name="predictions", dtype="float32")(x)
+    units = options.pop("embedding_units")
+    if units is not None:
+        x = keras.layers.Dense(units, name=f"{name}_embedding")(x)
+    score = OCSoftmaxScore if head == "ocsoftmax" else AMSoftmaxScore
+    return score(**options, name="predictions")(x)
 
 
 def pool_features(x, pooling, name="head"):
@@ -118,6 +185,26 @@ def resolve_preset(presets, preset, config, model_name):
     if preset not in presets:
         raise ValueError(f"unknown preset {preset!r} for model {model_name!r}; choose from {', '.join(presets)}")
     return {**presets[preset], **config}
+
+
+def register_preset_builder(name, model_class, presets, description, input_kind="features"):
+    """Registers `name` with a builder `(input_shape, preset=None, **config) -> model_class(input_shape, ...)`.
+
+    The builder merges the named size preset with the explicit arguments (`resolve_preset`); a "tiny" preset is a
+    size for tests, hidden from listings. Returns the builder, for the defining module to keep under `name`.
+
+    Example:
+        >>> custom_cnn = register_preset_builder("custom_cnn", CustomCNN, PRESETS, "Custom-CNN: ...")
+    """
+
+    def builder(input_shape, preset=None, **config):
+        return model_class(input_shape, **resolve_preset(presets, preset, config, name))
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__module__ = model_class.__module__
+    builder.__doc__ = description
+    hidden = tuple(preset for preset in ("tiny",) if preset in presets)
+    return register_model(name, input_kind=input_kind, presets=presets, hidden_presets=hidden)(builder)
 
 
 def trainable_parameter_count(model):

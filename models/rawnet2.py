@@ -13,9 +13,7 @@ Trainable parameters of the baseline config: 17,621,410 (derived from its layer 
 import keras
 from keras import ops
 
-from models.aasist import OUTPUT_MODES, SpoofLogit
-from models.graph_attention import batch_norm
-from models.heads import resolve_preset
+from models.layers import TwoClassModel, batch_norm, two_class_outputs
 from models.registry import register_model
 from models.sinc import SincConv
 
@@ -28,7 +26,8 @@ RAWNET2_CONFIG = {
     "gru_layers": 3,
     "fc_units": 1024,
 }
-# Named sizes on top of the baseline configuration (`models.build("rawnet2", shape, preset="tiny")`).
+# Named sizes on top of the baseline configuration (`models.build("rawnet2", shape, preset="tiny")`); "tiny" is for
+# tests, a hidden preset left out of listings.
 SIZE_PRESETS = {"tiny": {"block_filters": (8, 8, 16, 16, 16, 16), "gru_units": 16, "gru_layers": 1, "fc_units": 16}}
 
 
@@ -110,7 +109,7 @@ class FilterwiseScaling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class RawNet2(keras.Model):
+class RawNet2(TwoClassModel):
     """RawNet2 anti-spoofing model on raw waveforms (batch, samples).
 
     Args:
@@ -143,12 +142,12 @@ class RawNet2(keras.Model):
         output_mode="spoof_logit",
         **kwargs,
     ):
-        if output_mode not in OUTPUT_MODES:
-            raise ValueError(f"RawNet2 output_mode must be one of {OUTPUT_MODES}, got {output_mode!r}")
         block_filters = tuple(int(f) for f in block_filters)
-        taps = first_conv + 1 if first_conv % 2 == 0 else first_conv
-        if (input_samples - taps + 1) // 3 ** (len(block_filters) + 1) < 1:
-            raise ValueError(f"input_samples={input_samples} is too short for RawNet2 with first_conv={first_conv}")
+        # The first pool and each residual block divide time by 3.
+        self.check_arguments("RawNet2", input_samples, first_conv, output_mode, poolings_by_3=len(block_filters) + 1)
+        input_samples, sinc_filters, first_conv = int(input_samples), int(sinc_filters), int(first_conv)
+        sample_rate = int(sample_rate)
+        gru_units, gru_layers, fc_units = int(gru_units), int(gru_layers), int(fc_units)
 
         # --- layers ---
         sinc = SincConv(sinc_filters, first_conv, sample_rate, name="sinc_conv")
@@ -173,47 +172,19 @@ class RawNet2(keras.Model):
         for gru in grus:
             x = gru(x)  # (batch, time, units), the last layer (batch, units)
         logits = fc2(fc1(x))  # (batch, 2): spoof, bona fide
-        outputs = logits if output_mode == "two_class" else SpoofLogit(name="predictions")(logits)
-        super().__init__(inputs=waveform, outputs=outputs, **kwargs)
-
-        # --- config ---
-        self.input_samples = int(input_samples)
-        self.sinc_filters = int(sinc_filters)
-        self.first_conv = int(first_conv)
-        self.block_filters = block_filters
-        self.gru_units = int(gru_units)
-        self.gru_layers = int(gru_layers)
-        self.fc_units = int(fc_units)
-        self.sample_rate = int(sample_rate)
-        self.output_mode = output_mode
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_samples": self.input_samples,
-            "sinc_filters": self.sinc_filters,
-            "first_conv": self.first_conv,
-            "block_filters": list(self.block_filters),
-            "gru_units": self.gru_units,
-            "gru_layers": self.gru_layers,
-            "fc_units": self.fc_units,
-            "sample_rate": self.sample_rate,
-            "output_mode": self.output_mode,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        super().__init__(waveform, two_class_outputs(logits, output_mode), locals(), **kwargs)
 
 
-@register_model("rawnet2", input_kind="waveform", description="RawNet2 (ICASSP 2021), the ASVspoof 2021 baseline")
+@register_model(
+    "rawnet2",
+    input_kind="waveform",
+    description="RawNet2 (ICASSP 2021), the ASVspoof 2021 baseline",
+    presets=SIZE_PRESETS,
+    hidden_presets=("tiny",),
+)
 def build_rawnet2(input_shape=(64600,), preset=None, pretrained_weights=None, **config):
     """RawNet2: sinc front end, residual blocks with filter-wise scaling, GRU; the ASVspoof 2021 baseline."""
-    if len(input_shape) != 1:
-        raise ValueError(f"rawnet2 takes waveforms, input_shape must be (samples,), got {input_shape}")
-    config = {**RAWNET2_CONFIG, **resolve_preset(SIZE_PRESETS, preset, config, "rawnet2")}
-    model = RawNet2(input_samples=input_shape[0], **config, name="rawnet2")
+    model = RawNet2.build_for_clips("rawnet2", input_shape, RAWNET2_CONFIG, SIZE_PRESETS, preset, config)
     if pretrained_weights:
         model.load_weights(pretrained_weights)
     return model

@@ -8,26 +8,20 @@ no ImageNet preprocessing is applied.
 
 import keras
 
-from models.heads import classifier_head, feature_inputs, resolve_preset
-from models.registry import register_model
+from models.heads import classifier_head, feature_inputs, register_preset_builder
+from models.layers import ZooModel, batch_norm
 
 PRESETS = {
     "resnet18": dict(blocks_per_stage=(2, 2, 2, 2), width=32),
     "resnet34": dict(blocks_per_stage=(3, 4, 6, 3), width=32),
-    "tiny": dict(blocks_per_stage=(1, 1), width=4),
+    "tiny": dict(blocks_per_stage=(1, 1), width=4),  # for tests: hidden from listings
 }
 
 APPLICATIONS_PREFIX = "keras_applications:"
 
 
-def _batch_norm(name):
-    # PyTorch's ResNet batch norm (momentum 0.1 there is 0.9 here): Keras' 0.99 lags the batch statistics for
-    # the first few hundred steps, so short runs score badly in inference mode.
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
-
-
 @keras.saving.register_keras_serializable(package="fakespeech")
-class ResNet(keras.Model):
+class ResNet(ZooModel):
     """Stem conv -> stages of basic residual blocks (width doubles, time and bins halve per stage) -> head.
 
     Args:
@@ -38,12 +32,17 @@ class ResNet(keras.Model):
         pooling: head pooling ("avg", "max", "avgmax").
         backbone: `None` for the residual stack above, or "keras_applications:NAME" for `keras.applications.NAME`.
         backbone_weights: path of a weights file for that application network (required to be a local file).
+        head: "linear" (the default `Dense(1)` logit), "ocsoftmax" or "amsoftmax": a margin head for the loss of
+            that name (`models.heads.output_layers`).
+        head_options: options of a margin head (`embedding_units`, `scale`, margins; `models.heads.HEAD_OPTIONS`).
         **kwargs: `keras.Model` arguments.
 
     Example:
         >>> tuple(ResNet((64, 32), blocks_per_stage=(1, 1), width=8).output.shape)
         (None, 1)
     """
+
+    default_name = "resnet"
 
     def __init__(
         self,
@@ -54,44 +53,28 @@ class ResNet(keras.Model):
         pooling="avg",
         backbone=None,
         backbone_weights=None,
+        head="linear",
+        head_options=None,
         **kwargs,
     ):
+        blocks_per_stage = tuple(blocks_per_stage)
         # === Layers and functional graph ===
         inputs, x = feature_inputs(input_shape, channel_axis=True)  # (batch, time, bins, 1)
         if backbone is None:
             x = _residual_stack(x, blocks_per_stage, width)
         else:
             x = _applications_backbone(x, backbone, backbone_weights)
-        logits = classifier_head(x, pooling=pooling, dropout=dropout)
-        kwargs.setdefault("name", "resnet")
-        super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        # === Config ===
-        self.blocks_per_stage = tuple(blocks_per_stage)
-        self.width = width
-        self.dropout = dropout
-        self.pooling = pooling
-        self.backbone = backbone
-        self.backbone_weights = backbone_weights
+        logits = classifier_head(x, pooling=pooling, dropout=dropout, head=head, head_options=head_options)
+        super().__init__(inputs, logits, locals(), **kwargs)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": tuple(self.input_shape[1:]),
-            "blocks_per_stage": self.blocks_per_stage,
-            "width": self.width,
-            "dropout": self.dropout,
-            "pooling": self.pooling,
-            "backbone": self.backbone,
-            # The loaded weights travel inside the saved model; re-reading a path that may be gone would be wrong.
-            "backbone_weights": None,
-        }
+        # The loaded weights travel inside the saved model; re-reading a path that may be gone would be wrong.
+        return {**super().get_config(), "backbone_weights": None}
 
 
 def _residual_stack(x, blocks_per_stage, width):
     x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(x)
-    x = _batch_norm("stem_bn")(x)
+    x = batch_norm("stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
     for stage, blocks in enumerate(blocks_per_stage):
         filters = width * 2**stage
@@ -106,12 +89,12 @@ def _basic_block(x, filters, stride, name):
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_shortcut_conv")(x)
-        shortcut = _batch_norm(f"{name}_shortcut_bn")(shortcut)
+        shortcut = batch_norm(f"{name}_shortcut_bn")(shortcut)
     x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv_1")(x)
-    x = _batch_norm(f"{name}_bn_1")(x)
+    x = batch_norm(f"{name}_bn_1")(x)
     x = keras.layers.ReLU(name=f"{name}_relu_1")(x)
     x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv_2")(x)
-    x = _batch_norm(f"{name}_bn_2")(x)
+    x = batch_norm(f"{name}_bn_2")(x)
     x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return keras.layers.ReLU(name=f"{name}_relu_2")(x)
 
@@ -130,7 +113,9 @@ def _applications_backbone(x, backbone, weights_path):
     return network(x)
 
 
-@register_model("resnet", input_kind="features")
-def resnet(input_shape, preset=None, **config):
-    """ResNet-18/34-style residual CNN from scratch, or a keras.applications backbone with user-supplied weights."""
-    return ResNet(input_shape, **resolve_preset(PRESETS, preset, config, "resnet"))
+resnet = register_preset_builder(
+    "resnet",
+    ResNet,
+    PRESETS,
+    "ResNet-18/34-style residual CNN from scratch, or a keras.applications backbone with user-supplied weights.",
+)

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
-from models.heads import classifier_head, feature_inputs, resolve_preset
-from models.registry import register_model
+from models.heads import classifier_head, feature_inputs, register_preset_builder
+from models.layers import ZooModel
 
+# "tiny" sizes are for tests: registered as hidden presets, left out of listings.
 DNN_PRESETS = {"dnn": dict(hidden_units=(128, 128), dropout=0.3), "tiny": dict(hidden_units=(8,), dropout=0.1)}
 CONV1D_PRESETS = {
     "conv1d": dict(filters=(128, 64), kernel_size=5, dropout=0.3),
@@ -52,7 +53,7 @@ class UtteranceStatistics(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class DNN(keras.Model):
+class DNN(ZooModel):
     """Dense ReLU layers with dropout on an utterance-level vector.
 
     A vector input `(dims,)` is used as is; a feature input `(time, bins)` or `(time, bins, 1)` is first summarised
@@ -63,6 +64,9 @@ class DNN(keras.Model):
         input_shape: `(dims,)`, `(time, bins)` or `(time, bins, 1)`.
         hidden_units: width of each hidden ReLU layer.
         dropout: dropout after each hidden layer.
+        head: "linear" (the default `Dense(1)` logit), "ocsoftmax" or "amsoftmax": a margin head for the loss of
+            that name (`models.heads.output_layers`).
+        head_options: options of a margin head (`embedding_units`, `scale`, margins; `models.heads.HEAD_OPTIONS`).
         **kwargs: `keras.Model` arguments.
 
     Example:
@@ -70,7 +74,12 @@ class DNN(keras.Model):
         (None, 1)
     """
 
-    def __init__(self, input_shape, hidden_units=(128, 128), dropout=0.3, **kwargs):
+    default_name = "dnn"
+
+    def __init__(
+        self, input_shape, hidden_units=(128, 128), dropout=0.3, head="linear", head_options=None, **kwargs
+    ):
+        hidden_units = tuple(hidden_units)
         # === Layers and functional graph ===
         if len(input_shape) == 1:
             inputs = x = keras.Input(shape=tuple(input_shape), name="vector")
@@ -81,26 +90,12 @@ class DNN(keras.Model):
         for i, units in enumerate(hidden_units):
             x = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-        logits = classifier_head(x, pooling=None)
-        kwargs.setdefault("name", "dnn")
-        super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        # === Config ===
-        self.hidden_units = tuple(hidden_units)
-        self.dropout = dropout
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": tuple(self.input_shape[1:]),
-            "hidden_units": self.hidden_units,
-            "dropout": self.dropout,
-        }
+        logits = classifier_head(x, pooling=None, head=head, head_options=head_options)
+        super().__init__(inputs, logits, locals(), **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class Conv1DNet(keras.Model):
+class Conv1DNet(ZooModel):
     """[Conv1D + ReLU -> max-pool -> dropout] per entry of `filters` along time, then average over time -> logit.
 
     Args:
@@ -109,6 +104,9 @@ class Conv1DNet(keras.Model):
         kernel_size: convolution length in frames.
         pool_size: max-pooling factor after each stage.
         dropout: dropout after each stage.
+        head: "linear" (the default `Dense(1)` logit), "ocsoftmax" or "amsoftmax": a margin head for the loss of
+            that name (`models.heads.output_layers`).
+        head_options: options of a margin head (`embedding_units`, `scale`, margins; `models.heads.HEAD_OPTIONS`).
         **kwargs: `keras.Model` arguments.
 
     Example:
@@ -116,37 +114,32 @@ class Conv1DNet(keras.Model):
         (None, 1)
     """
 
-    def __init__(self, input_shape, filters=(128, 64), kernel_size=5, pool_size=2, dropout=0.3, **kwargs):
+    default_name = "conv1d"
+
+    def __init__(
+        self,
+        input_shape,
+        filters=(128, 64),
+        kernel_size=5,
+        pool_size=2,
+        dropout=0.3,
+        head="linear",
+        head_options=None,
+        **kwargs,
+    ):
+        filters = tuple(filters)
         # === Layers and functional graph ===
         inputs, x = feature_inputs(input_shape, channel_axis=False)  # (batch, time, bins)
         for i, width in enumerate(filters):
             x = keras.layers.Conv1D(width, kernel_size, padding="same", activation="relu", name=f"conv_{i}")(x)
             x = keras.layers.MaxPooling1D(pool_size, padding="same", name=f"pool_{i}")(x)
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
-        logits = classifier_head(x, pooling="avg")
-        kwargs.setdefault("name", "conv1d")
-        super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        # === Config ===
-        self.filters = tuple(filters)
-        self.kernel_size = kernel_size
-        self.pool_size = pool_size
-        self.dropout = dropout
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": tuple(self.input_shape[1:]),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "pool_size": self.pool_size,
-            "dropout": self.dropout,
-        }
+        logits = classifier_head(x, pooling="avg", head=head, head_options=head_options)
+        super().__init__(inputs, logits, locals(), **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="fakespeech")
-class LSTMNet(keras.Model):
+class LSTMNet(ZooModel):
     """LSTM over frames (last state) -> dropout -> Dense + ReLU -> logit.
 
     Args:
@@ -154,6 +147,9 @@ class LSTMNet(keras.Model):
         units: LSTM width.
         dense_units: width of the dense layer after it.
         dropout: dropout between the LSTM and the dense layer.
+        head: "linear" (the default `Dense(1)` logit), "ocsoftmax" or "amsoftmax": a margin head for the loss of
+            that name (`models.heads.output_layers`).
+        head_options: options of a margin head (`embedding_units`, `scale`, margins; `models.heads.HEAD_OPTIONS`).
         **kwargs: `keras.Model` arguments.
 
     Example:
@@ -161,44 +157,34 @@ class LSTMNet(keras.Model):
         (None, 1)
     """
 
-    def __init__(self, input_shape, units=128, dense_units=64, dropout=0.3, **kwargs):
+    default_name = "lstm"
+
+    def __init__(
+        self, input_shape, units=128, dense_units=64, dropout=0.3, head="linear", head_options=None, **kwargs
+    ):
         # === Layers and functional graph ===
         inputs, x = feature_inputs(input_shape, channel_axis=False)  # (batch, time, bins)
         x = keras.layers.LSTM(units, name="lstm")(x)  # (batch, units)
         x = keras.layers.Dropout(dropout, name="lstm_dropout")(x)
-        logits = classifier_head(x, pooling=None, hidden_units=dense_units, hidden_activation="relu")
-        kwargs.setdefault("name", "lstm")
-        super().__init__(inputs=inputs, outputs=logits, **kwargs)
-
-        # === Config ===
-        self.units = units
-        self.dense_units = dense_units
-        self.dropout = dropout
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "input_shape": tuple(self.input_shape[1:]),
-            "units": self.units,
-            "dense_units": self.dense_units,
-            "dropout": self.dropout,
-        }
+        logits = classifier_head(
+            x,
+            pooling=None,
+            hidden_units=dense_units,
+            hidden_activation="relu",
+            head=head,
+            head_options=head_options,
+        )
+        super().__init__(inputs, logits, locals(), **kwargs)
 
 
-@register_model("dnn", input_kind="vector")
-def dnn(input_shape, preset=None, **config):
-    """DNN: ReLU 128 layers with dropout on an utterance vector (computed in-graph from (time, bins) features)."""
-    return DNN(input_shape, **resolve_preset(DNN_PRESETS, preset, config, "dnn"))
-
-
-@register_model("conv1d", input_kind="features")
-def conv1d(input_shape, preset=None, **config):
-    """Conv1D 128 -> 64 with max-pooling and dropout over frames."""
-    return Conv1DNet(input_shape, **resolve_preset(CONV1D_PRESETS, preset, config, "conv1d"))
-
-
-@register_model("lstm", input_kind="features")
-def lstm(input_shape, preset=None, **config):
-    """LSTM 128 -> dropout -> Dense 64 over frames."""
-    return LSTMNet(input_shape, **resolve_preset(LSTM_PRESETS, preset, config, "lstm"))
+dnn = register_preset_builder(
+    "dnn",
+    DNN,
+    DNN_PRESETS,
+    "DNN: ReLU 128 layers with dropout on an utterance vector (computed in-graph from (time, bins) features).",
+    input_kind="vector",
+)
+conv1d = register_preset_builder(
+    "conv1d", Conv1DNet, CONV1D_PRESETS, "Conv1D 128 -> 64 with max-pooling and dropout over frames."
+)
+lstm = register_preset_builder("lstm", LSTMNet, LSTM_PRESETS, "LSTM 128 -> dropout -> Dense 64 over frames.")

@@ -13,9 +13,10 @@ import tensorflow as tf
 import models
 from models.aasist import AASIST, SIZE_PRESETS
 from models.heads import trainable_parameter_count
-from models.convert import convert_weights_main
+from models.convert import convert
 from models.graph_attention import GraphAttention, GraphPool
 from models.sinc import SincConv
+from pipelines.commands.convert_weights import main as convert_weights_main
 
 SHARED = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "aasist"
 CHECKPOINTS = {"aasist": "AASIST", "aasist_l": "AASIST-L"}
@@ -124,9 +125,14 @@ def test_convert_weights_command_writes_weights_that_load(tmp_path):
 def test_convert_weights_command_rejects_the_wrong_checkpoint(tmp_path, capsys):
     _needs_reference()
     out = tmp_path / "aasist.weights.h5"
-    assert convert_weights_main(["aasist", str(SHARED / "AASIST-L.pth"), str(out)]) == 2
+    assert convert_weights_main(["aasist", str(SHARED / "AASIST-L.pth"), str(out)]) == 1  # a data error
     assert "pos_S" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_convert_rejects_an_unknown_variant_before_reading_anything(tmp_path):
+    with pytest.raises(ValueError, match="variant must be one of \\('aasist', 'aasist_l'\\)"):
+        convert("aasist_xl", str(tmp_path / "missing.pth"))
 
 
 def test_too_short_input_is_rejected_naming_the_length():
@@ -168,7 +174,7 @@ def test_mixed_precision_builds_and_returns_float32_logits(policy):
 @pytest.mark.parametrize("name", ["aasist", "aasist_l"])
 def test_training_preset_follows_the_published_recipe(name):
     from pipelines.config import RunConfig
-    from pipelines.presets import get_preset
+    from pipelines.config import get_preset
 
     config = RunConfig.from_dict(get_preset(name))
     assert config.model.name == name and config.features.kind == "waveform"
@@ -180,7 +186,7 @@ def test_training_preset_follows_the_published_recipe(name):
 
 
 def test_unknown_preset_names_the_choices():
-    from pipelines.presets import get_preset
+    from pipelines.config import get_preset
 
     with pytest.raises(ValueError, match="aasist_l"):
         get_preset("aasist_xl")

@@ -83,7 +83,7 @@ def test_keras_round_trip_gives_identical_outputs(tmp_path):
 
 def test_training_preset_follows_the_baseline_recipe():
     from pipelines.config import RunConfig
-    from pipelines.presets import get_preset
+    from pipelines.config import get_preset
 
     config = RunConfig.from_dict(get_preset("rawnet2"))
     assert config.model.name == "rawnet2" and config.features.kind == "waveform"

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 import models
-from models.cli import models_main
 from models.heads import classifier_head, feature_inputs, resolve_preset
+from models import registry
 from models.registry import register_model
+from pipelines.commands.models import main as models_main
 
 OWN_MODELS = ("conformer", "conv1d", "custom_cnn", "dnn", "lcnn", "lstm", "resnet")
 
@@ -30,9 +31,42 @@ def test_duplicate_registration_is_an_error():
         register_model("lcnn")(lambda input_shape: None)
 
 
-def test_unknown_preset_names_the_choices():
-    with pytest.raises(ValueError, match="unknown preset 'huge'.*conformer_s"):
+def test_unknown_preset_names_the_public_choices_only():
+    with pytest.raises(ValueError, match="unknown preset 'huge'.*conformer_s") as info:
         models.build("conformer", (32, 16), preset="huge")
+    assert "tiny" not in str(info.value)
+
+
+def test_hidden_presets_build_by_name_but_are_not_listed():
+    for name in OWN_MODELS + ("aasist", "aasist_l", "rawnet2"):
+        assert models.get_entry(name).hidden_presets == ("tiny",), name
+    for name in models.available():
+        assert "tiny" not in models.get_entry(name).presets, name
+    assert models.get_entry("resnet").presets == ("resnet18", "resnet34")
+    small = models.build("resnet", (32, 16), preset="tiny")
+    assert small.count_params() < models.build("resnet", (32, 16), preset="resnet18").count_params()
+
+
+def test_a_hidden_preset_must_be_one_of_the_presets():
+    with pytest.raises(ValueError, match="hidden_presets \\['tiny'\\] are not among its presets \\['big'\\]"):
+        register_model("never_registered", presets={"big": {}}, hidden_presets=("tiny",))
+
+
+def test_a_new_model_registers_a_hidden_preset_with_one_argument():
+    presets = {"small": {"units": 4}, "smoke": {"units": 1}}
+
+    @register_model("test_hidden_preset_model", input_kind="vector", presets=presets, hidden_presets=("smoke",))
+    def build_model(input_shape, preset=None, **config):
+        units = resolve_preset(presets, preset, config, "test_hidden_preset_model")["units"]
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, classifier_head(keras.layers.Dense(units)(inputs), pooling=None))
+
+    try:
+        entry = models.get_entry("test_hidden_preset_model")
+        assert (entry.presets, entry.hidden_presets) == (("small",), ("smoke",))
+        assert models.build("test_hidden_preset_model", (3,), preset="smoke").count_params() == 3 + 1 + 1 + 1
+    finally:
+        registry._REGISTRY.pop("test_hidden_preset_model")
 
 
 def test_explicit_arguments_override_the_preset():
@@ -90,6 +124,19 @@ def test_models_command_prints_the_parameter_counts(capsys):
         assert line.split()[-2:] == [f"{model.count_params():,}", f"{trainable:,}"]
 
 
+def test_models_command_lists_public_presets_and_never_a_hidden_one(capsys):
+    argv = ["--input-shape", "32,16", "--waveform-samples", "16000", "--name", "resnet", "--name", "conformer",
+            "--name", "aasist"]
+    assert models_main(argv) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert "resnet18,resnet34" in rows["resnet"]
+    assert "conformer_s,conformer_xs" in rows["conformer"]
+    with pytest.raises(SystemExit):
+        models_main(["--help"])
+    assert "tiny" not in out + capsys.readouterr().out
+
+
 def test_models_command_reports_a_failed_build_without_crashing(capsys):
     status = models_main(["--input-shape", "32,16,3", "--preset", "tiny", "--name", "lcnn", "--name", "dnn"])
     out = capsys.readouterr().out
@@ -100,4 +147,4 @@ def test_models_command_reports_a_failed_build_without_crashing(capsys):
 
 def test_models_command_rejects_an_unknown_name(capsys):
     assert models_main(["--name", "nope"]) == 2
-    assert "available" in capsys.readouterr().out
+    assert "available" in capsys.readouterr().err
