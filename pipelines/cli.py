@@ -1,4 +1,4 @@
-"""The `fakespeech` console command: one subcommand per job, each a `main(argv) -> int` in its own module."""
+"""The `fakespeech` console command: the table of subcommands, each a `main(argv) -> int` in its own module."""
 
 import argparse
 import importlib
@@ -7,15 +7,18 @@ import sys
 # name -> (module, function, one-line help). Modules are imported only when their subcommand runs, so
 # `fakespeech --help` does not pay for importing TensorFlow.
 COMMANDS = {
-    "make-corpus": ("tfrecord_builder.synthetic", "make_corpus_main", "generate a synthetic corpus in the ASVspoof2019 layout"),
-    "build": ("tfrecord_builder.cli", "build_main", "build stratified TFRecord shards from a corpus"),
-    "inspect": ("tfrecord_builder.cli", "inspect_main", "count utterances per split, label and attack"),
-    "models": ("models.cli", "models_main", "list registered models with input kind and parameter count"),
-    "convert-weights": ("models.convert", "convert_weights_main", "convert published PyTorch AASIST weights to Keras"),
+    "make-corpus": ("pipelines.commands.make_corpus", "main", "generate a synthetic corpus in the ASVspoof2019 layout"),
+    "build": ("pipelines.commands.build", "main", "build stratified TFRecord shards from a corpus"),
+    "inspect": ("pipelines.commands.inspect", "main", "count utterances per split, label and attack; --verify shards"),
+    "models": ("pipelines.commands.models", "main", "list registered models with input kind and parameter count"),
+    "convert-weights": ("pipelines.commands.convert_weights", "main",
+                        "convert published PyTorch AASIST or wav2vec 2.0 / WavLM / HuBERT weights to Keras"),
     "train": ("pipelines.commands.train", "main", "train a model on shards"),
     "evaluate": ("pipelines.commands.evaluate", "main", "score a split and write the ASVspoof report"),
     "score": ("pipelines.commands.score", "main", "compute the ASVspoof report for an existing score file"),
-    "predict": ("pipelines.commands.predict", "main", "score audio files or folders with a trained model"),
+    "predict": ("pipelines.commands.predict", "main", "score audio files or a stream (default: the shipped AASIST)"),
+    "calibrate": ("pipelines.commands.calibrate", "main", "fit a threshold and P(spoof) calibration on dev scores"),
+    "serve": ("pipelines.commands.serve", "main", "a local web page and JSON API that score uploaded audio"),
     "export": ("pipelines.commands.export", "main", "export a run as SavedModel or TFLite"),
     "demo": ("pipelines.commands.demo", "main", "generate a corpus, build, train, evaluate: the whole flow"),
 }

@@ -2,8 +2,17 @@
 
 import argparse
 import os
-import sys
 import time
+
+from pipelines.commands.common import command
+from pipelines.commands.evaluate import print_summary
+from pipelines.config import resolve_run_config
+from pipelines.evaluate.evaluation import evaluate_run
+from pipelines.run_dir import RunDir
+from pipelines.train.training import train
+from pipelines.commands.build import main as build_main
+from tfrecord_builder.corpus_root import asv_scores_path, find_corpus_root, track_dir
+from tfrecord_builder.synthetic import generate_asvspoof2019
 
 # Sized so that the whole demo (corpus, shards, training, evaluation) stays under 10 minutes on 2 CPU cores,
 # with enough of every attack for a per-attack table that means something.
@@ -12,8 +21,6 @@ DEMO_COUNTS = {"train": (120, 360), "dev": (60, 180), "eval": (60, 390)}
 
 def demo_run_config(shards_dir, epochs, seed):
     """The `demo` preset (a small log-mel LCNN that trains on a CPU in minutes) on `shards_dir`."""
-    from pipelines.run_config import resolve_run_config
-
     flags = {"data": {"shards": shards_dir, "seed": seed}, "augment": {"seed": seed},
              "train": {"epochs": epochs, "seed": seed}}
     return resolve_run_config(preset="demo", flags=flags)
@@ -21,9 +28,6 @@ def demo_run_config(shards_dir, epochs, seed):
 
 def eval_asv_scores(data_root, track):
     """The corpus's ASV score file for eval (shipped with ASVspoof2019; simulated in generated corpora), or None."""
-    from tfrecord_builder.corpus_root import find_corpus_root, track_dir
-    from tfrecord_builder.synthetic.layout import asv_scores_path
-
     path = asv_scores_path(track_dir(find_corpus_root(data_root, track), track), track, "eval")
     if not path.is_file():
         print(f"no ASV scores at {path}: min t-DCF is not computed")
@@ -50,14 +54,9 @@ def _step(message):
     print(f"\n== {message}", flush=True)
 
 
+@command("fakespeech demo")
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from pipelines.commands.evaluate import print_summary
-    from pipelines.evaluation import evaluate_run
-    from pipelines.training import train
-    from tfrecord_builder.cli import build_main
-    from tfrecord_builder.synthetic import generate_asvspoof2019
-
     started = time.time()
     data_root = args.data
     if not data_root:
@@ -71,18 +70,13 @@ def main(argv=None):
                          "--workers", str(args.workers), "--seed", str(args.seed)])
     if status:
         return status
-    run_dir = os.path.join(args.out, "run")
-    _step(f"training: {run_dir}")
-    train(demo_run_config(shards_dir, args.epochs, args.seed), run_dir)
+    run = RunDir(os.path.join(args.out, "run"))
+    _step(f"training: {run.path}")
+    train(demo_run_config(shards_dir, args.epochs, args.seed), run.path)
     _step("evaluating on the eval split (attacks unseen in training)")
-    report_dir = os.path.join(run_dir, "eval-eval")
+    report_dir = run.eval_dir("eval")
     asv_scores = eval_asv_scores(data_root, args.track)
-    report = evaluate_run(run_dir, shards_dir, "eval", asv_scores_path=asv_scores, out_dir=report_dir)
+    report = evaluate_run(run.path, shards_dir, "eval", asv_scores_path=asv_scores, out_dir=report_dir)
     print_summary(report, report_dir)
-    print(f"model: {os.path.join(run_dir, 'model.keras')}\nplots: {report_dir}/*.png\n"
-          f"done in {time.time() - started:.0f} s")
+    print(f"model: {run.model_path}\nplots: {report_dir}/*.png\ndone in {time.time() - started:.0f} s")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,11 @@
 """`fakespeech evaluate`: score a split with a trained run and write the ASVspoof report."""
 
 import argparse
-import sys
+
+from pipelines.commands.common import command
+from pipelines.evaluate.evaluation import evaluate_run
+from pipelines.evaluate.report import summary_text
+from pipelines.run_dir import RunDir
 
 
 def build_parser():
@@ -22,23 +26,14 @@ def build_parser():
 
 
 def print_summary(report, out_dir):
-    from pipelines.report import summary_text
-
     print(summary_text(report))
     print(f"report: {out_dir}/report.md")
 
 
+@command("fakespeech evaluate")
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import os
-
-    from pipelines.evaluation import evaluate_run
-
-    out_dir = args.out or os.path.join(args.run, f"eval-{args.split}")
-    try:
-        report = evaluate_run(args.run, args.shards, args.split, args.asv_scores, args.windows, out_dir)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"fakespeech evaluate: error: {err}", file=sys.stderr)
-        return 2
+    out_dir = args.out or RunDir(args.run).eval_dir(args.split)
+    report = evaluate_run(args.run, args.shards, args.split, args.asv_scores, args.windows, out_dir)
     print_summary(report, out_dir)
     return 0

@@ -2,11 +2,13 @@
 
 import argparse
 import os
-import sys
 
-from pipelines import metrics
-from pipelines.report import fit_on_dev, summary_text, write_report
-from pipelines.score_files import attach_protocol, read_asv_scores, read_cm_protocol, read_score_file
+from pipelines.commands.common import command
+from pipelines.evaluate import metrics
+from pipelines.evaluate.calibration import fit_on_dev, write_calibration
+from pipelines.evaluate.report import summary_text, write_report
+from pipelines.evaluate.score_files import load_scores, read_asv_scores
+from pipelines.run_dir import CALIBRATION_FILE
 
 
 def _parser():
@@ -29,20 +31,10 @@ def _parser():
     return parser
 
 
-def load_scores(scores_path, protocol_path=None, flag="--protocol"):
-    """A score file as a table with attacks and keys; keys from the protocol when the file lacks them."""
-    scores = read_score_file(scores_path)
-    if protocol_path:
-        return attach_protocol(scores, read_cm_protocol(protocol_path), scores_path, protocol_path)
-    if scores["key"].isna().any():
-        raise ValueError(f"{scores_path}: has only 'UTT SCORE' columns; pass {flag} for its attacks and keys")
-    return scores
-
-
 def _dev_calibration(dev_path, dev_protocol):
     dev = load_scores(dev_path, dev_protocol, flag="--dev-protocol")
     try:
-        return fit_on_dev(dev)
+        return fit_on_dev(dev, dev_scores=os.path.abspath(dev_path))
     except ValueError as error:
         raise ValueError(f"{dev_path}: {error}") from error
 
@@ -58,27 +50,22 @@ def _asv_scores(path):
     return asv_scores
 
 
+@command("fakespeech score")
 def main(argv=None):
     args = _parser().parse_args(argv)
+    scores = load_scores(args.scores, args.protocol)
+    asv_scores = _asv_scores(args.asv_scores)
+    calibration = _dev_calibration(args.dev_scores, args.dev_protocol) if args.dev_scores else None
+    os.makedirs(args.out, exist_ok=True)
+    if calibration is not None:
+        write_calibration(os.path.join(args.out, CALIBRATION_FILE), calibration)
+    title = args.title or f"ASVspoof report: {os.path.basename(args.scores)}"
+    threshold, calibrator = (calibration.threshold, calibration.calibrator) if calibration else (None, None)
     try:
-        scores = load_scores(args.scores, args.protocol)
-        asv_scores = _asv_scores(args.asv_scores)
-        dev_threshold = calibrator = None
-        if args.dev_scores:
-            dev_threshold, calibrator = _dev_calibration(args.dev_scores, args.dev_protocol)
-        os.makedirs(args.out, exist_ok=True)
-        if calibrator is not None:
-            calibrator.save(os.path.join(args.out, "calibration.json"))
-        title = args.title or f"ASVspoof report: {os.path.basename(args.scores)}"
-        try:
-            report = write_report(
-                args.out, scores, dev_threshold=dev_threshold, calibrator=calibrator, asv_scores=asv_scores, title=title
-            )
-        except ValueError as error:
-            raise ValueError(f"{args.scores}: {error}") from error
-    except (OSError, ValueError) as error:
-        print(f"fakespeech score: error: {error}", file=sys.stderr)
-        return 1
+        report = write_report(args.out, scores, dev_threshold=threshold, calibrator=calibrator,
+                              asv_scores=asv_scores, title=title)
+    except ValueError as error:
+        raise ValueError(f"{args.scores}: {error}") from error
     print(summary_text(report))
     print(f"report written to {args.out}")
     return 0

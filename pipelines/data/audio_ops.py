@@ -7,15 +7,14 @@ schema's `audio` field) and uses only TensorFlow ops, so it runs inside `tf.data
 
 import tensorflow as tf
 
-PAD_MODES = ("repeat", "zero")
-NORMALIZE_MODES = ("peak", "std")
+from pipelines.config.stages import NORMALIZE_MODES, PAD_MODES
+from tfrecord_builder.audio_io import PCM_FULL_SCALE
 
 # librosa.effects.trim's defaults, so that `trim_silence` matches it frame for frame.
 TRIM_FRAME_LENGTH = 2048
 TRIM_HOP_LENGTH = 512
 _POWER_FLOOR = 1e-10  # librosa.power_to_db's amin
 _SCALE_FLOOR = 1e-8  # keeps an all-zero utterance at zero instead of dividing by zero
-PCM_FULL_SCALE = 32768.0  # int16 -> [-1, 1), as tfrecord_builder.schema.decode_audio
 
 
 def check_pad_mode(pad_mode):

@@ -1,8 +1,7 @@
 """Shards to training-ready batches: `make_dataset`, plus counts and class weights from the shard manifest.
 
-A shard directory (local path or `gs://...`, read through `tf.io.gfile` either way) holds
-`{split}-{index:05d}-of-{total:05d}-{count}.tfrec` files and `manifest.json` (per split: `num_examples`,
-`counts` per key, `shards`). Examples follow `tfrecord_builder.schema`.
+A shard directory (local path or `gs://...`) is opened as a `tfrecord_builder.shards.ShardSet`, which checks the
+manifest and the shard sizes and lists each split's files. Examples follow `tfrecord_builder.schema`.
 
 Training (`training=True`)
     Shard files are shuffled and read interleaved (one record from each of several files in turn), records are
@@ -42,80 +41,58 @@ Options
     utterance before cropping, so every window of an utterance shares one scale.
 """
 
-import json
+import contextlib
 
 import keras
 import tensorflow as tf
 
-from pipelines import audio_ops
+from pipelines.data import audio_ops
 from tfrecord_builder.schema import BONAFIDE, FEATURE_SPEC, SPOOF, TARGET_TO_KEY, decode_audio, parse_example
+from tfrecord_builder.shards import ShardSet, ShardSetError
 
-MANIFEST_NAME = "manifest.json"
-SHARD_SUFFIX = ".tfrec"
-BALANCE_MODES = ("weights", "sample", "none")
-EVAL_WINDOW_MODES = ("first", "all")
 _MAX_FILES_READ_AT_ONCE = 16
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def shard_files(shards_dir, split):
-    """The shard files of a split, sorted (file order = evaluation order)."""
-    pattern = tf.io.gfile.join(shards_dir, f"{split}-*-of-*{SHARD_SUFFIX}")
-    files = sorted(tf.io.gfile.glob(pattern))
-    if not files:
-        raise FileNotFoundError(f"no shards for split {split!r}: nothing matches {pattern}")
-    return files
+def open_shards(shards):
+    """A `ShardSet` for a shards directory (or the set itself, so callers may open it once and pass it on)."""
+    return shards if isinstance(shards, ShardSet) else ShardSet(shards)
 
 
-def load_manifest(shards_dir):
-    path = tf.io.gfile.join(shards_dir, MANIFEST_NAME)
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"no {MANIFEST_NAME} in {shards_dir}")
-    with tf.io.gfile.GFile(path, "r") as f:
-        return json.load(f)
+@contextlib.contextmanager
+def naming_damaged_shards(shards):
+    """Turns TensorFlow's `DataLossError` (which names no file) into an error naming the damaged shard files."""
+    try:
+        yield
+    except tf.errors.DataLossError:
+        raise ShardSetError(shards.damaged_shards_message()) from None
 
 
-def _split_info(shards_dir, split):
-    splits = load_manifest(shards_dir).get("splits", {})
-    if split not in splits:
-        raise KeyError(f"split {split!r} not in {tf.io.gfile.join(shards_dir, MANIFEST_NAME)}; has {sorted(splits)}")
-    return splits[split]
-
-
-def count_examples(shards_dir, split):
-    """Number of utterances in a split, from the manifest."""
-    return int(_split_info(shards_dir, split)["num_examples"])
-
-
-def class_counts(shards_dir, split):
-    """`{0: bona fide count, 1: spoof count}` from the manifest."""
-    counts = _split_info(shards_dir, split).get("counts", {})
-    return {target: int(counts.get(key, 0)) for target, key in TARGET_TO_KEY.items()}
-
-
-def class_weights(shards_dir, split):
+def class_weights(shards, split):
     """`{0: w_bonafide, 1: w_spoof}` with w_c = total / (2 * count_c): the classes weigh equally in the loss.
 
     The mean weight over the split's examples is 1, so the loss keeps its scale.
     """
-    counts = class_counts(shards_dir, split)
+    shards = open_shards(shards)
+    counts = shards.class_counts(split)
     total = sum(counts.values())
     missing = [TARGET_TO_KEY[t] for t, n in counts.items() if n == 0]
     if missing:
-        raise ValueError(f"split {split!r} in {shards_dir} has no {missing} examples; class weights are undefined")
+        raise ValueError(f"split {split!r} in {shards.directory} has no {missing} examples; class weights are "
+                         "undefined")
     return {target: total / (len(counts) * n) for target, n in counts.items()}
 
 
-def steps_per_epoch(shards_dir, split, config):
+def steps_per_epoch(shards, split, config):
     """Training batches in one pass over `split` (also the nominal epoch length for `balance="sample"`)."""
-    num_examples = count_examples(shards_dir, split)
+    num_examples = open_shards(shards).num_examples(split)
     if config.drop_remainder:
         return max(1, num_examples // config.batch_size)
     return -(-num_examples // config.batch_size)
 
 
 def make_dataset(
-    shards_dir,
+    shards,
     split,
     config,
     training=False,
@@ -128,7 +105,7 @@ def make_dataset(
     """Builds the `tf.data` pipeline for one split (see the module docstring for training vs evaluation).
 
     Args:
-        shards_dir: directory of shards and `manifest.json`, local or `gs://`.
+        shards: directory of shards and `manifest.json`, local or `gs://`, or its opened `ShardSet`.
         split: split name, e.g. "train".
         config: `pipelines.config.DataConfig`.
         training: random crops, shuffling, augmentation; otherwise deterministic evaluation windows.
@@ -138,19 +115,19 @@ def make_dataset(
         spectrogram_augment: layer applied to feature batches (training only).
         batch_mixer: mixes inputs and targets of a batch (training only): a Keras layer called as
             `layer((inputs, targets), training=True)` (`augment.MixUp`, `augment.CutMix`) or a function
-            `mixer(inputs, targets) -> (inputs, targets)` (`pipelines.augmentation.build_batch_mixer`).
+            `mixer(inputs, targets) -> (inputs, targets)` (`pipelines.train.augmentation.build_batch_mixer`).
 
     Returns:
         A dataset of `(inputs, target)` batches, inputs float32 (batch, clip_samples) or the feature layer's
         output, target float32 (batch,) with 1 = spoof; `(inputs, target, meta)` with `with_meta`;
         `(inputs, target, sample_weight)` in padded evaluation without meta.
     """
-    _check_config(config)
-    files = shard_files(shards_dir, split)
+    shards = open_shards(shards)
+    files = shards.files(split)
     if training:
-        elements = _training_elements(files, shards_dir, split, config)
+        elements = _training_elements(files, shards, split, config)
     else:
-        elements = _evaluation_elements(files, count_examples(shards_dir, split), config)
+        elements = _evaluation_elements(files, shards.num_examples(split), config)
         if config.drop_remainder:
             # Enough padding to complete the last batch; any left over is dropped with the remainder.
             elements = elements.concatenate(_padding_elements(config).repeat(config.batch_size - 1))
@@ -171,24 +148,6 @@ def _without_meta(padded):
     return lambda x, y, meta: (x, y)
 
 
-def _check_config(config):
-    if config.balance not in BALANCE_MODES:
-        raise ValueError(f"DataConfig.balance must be one of {BALANCE_MODES}, got {config.balance!r}")
-    if config.eval_windows not in EVAL_WINDOW_MODES:
-        raise ValueError(f"DataConfig.eval_windows must be one of {EVAL_WINDOW_MODES}, got {config.eval_windows!r}")
-    if config.pad_mode not in audio_ops.PAD_MODES:
-        raise ValueError(f"DataConfig.pad_mode must be one of {audio_ops.PAD_MODES}, got {config.pad_mode!r}")
-    if config.normalize_mode not in audio_ops.NORMALIZE_MODES:
-        raise ValueError(
-            f"DataConfig.normalize_mode must be one of {audio_ops.NORMALIZE_MODES}, got {config.normalize_mode!r}"
-        )
-    for name in ("clip_samples", "batch_size", "shuffle_buffer"):
-        if getattr(config, name) < 1:
-            raise ValueError(f"DataConfig.{name} must be positive, got {getattr(config, name)}")
-    if config.window_hop is not None and config.window_hop < 1:
-        raise ValueError(f"DataConfig.window_hop must be positive or None, got {config.window_hop}")
-
-
 def _read_interleaved(files, seed):
     """Records from a seeded shuffle of the files, one record from each of several open files in turn."""
     names = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
@@ -201,13 +160,13 @@ def _read_interleaved(files, seed):
     )
 
 
-def _training_elements(files, shards_dir, split, config):
+def _training_elements(files, shards, split, config):
     """Shuffled `(waveform, target, meta)` elements with random crops."""
     if config.balance == "sample":
-        records = _balanced_records(files, shards_dir, split, config)
+        records = _balanced_records(files, shards, split, config)
     else:
         records = _read_interleaved(files, config.seed)
-        records = records.apply(tf.data.experimental.assert_cardinality(count_examples(shards_dir, split)))
+        records = records.apply(tf.data.experimental.assert_cardinality(shards.num_examples(split)))
         records = records.shuffle(config.shuffle_buffer, seed=config.seed, reshuffle_each_iteration=True)
     crop_keys = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True)
 
@@ -221,9 +180,9 @@ def _training_elements(files, shards_dir, split, config):
     return tf.data.Dataset.zip(records, crop_keys).map(prepare, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
-def _balanced_records(files, shards_dir, split, config):
+def _balanced_records(files, shards, split, config):
     """Serialised examples drawn 1:1 from per-class streams, each shuffled and repeated (an infinite dataset)."""
-    counts = class_counts(shards_dir, split)
+    counts = shards.class_counts(split)
     for target, count in counts.items():
         if count == 0:
             raise ValueError(f"balance='sample' needs both classes, but split {split!r} has no {TARGET_TO_KEY[target]}")

@@ -11,12 +11,14 @@ dev scores separate the classes perfectly.
 """
 
 import dataclasses
-import json
 from typing import Optional
 
 import numpy as np
 
-from pipelines.score_files import atomic_write_text
+from pipelines.evaluate.metrics import compute_eer
+from pipelines.evaluate.score_files import check_score_table, split_by_key
+from tfrecord_builder import atomic
+from tfrecord_builder.dataclass_config import read_json
 
 _SLOPE_PENALTY = 1e-6  # on standardised scores: negligible unless the classes separate perfectly
 _MAX_NEWTON_STEPS = 100
@@ -148,14 +150,49 @@ class Calibrator:
             raise ValueError(f"unknown calibrator keys: {', '.join(unknown)}")
         return cls(**{key: float(value) for key, value in data.items()})
 
-    def save(self, path):
-        """Write as JSON atomically (the run directory keeps it as `calibration.json`)."""
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationState:
+    """What `calibration.json` holds: the dev EER threshold (on the score scale) and the calibrator fitted with it.
+
+    The one format of that file, whoever writes it (`fakespeech evaluate` in a run directory, `fakespeech score`,
+    `fakespeech calibrate`); `source` says what it was fitted on (shards and split, or a score file).
+    """
+
+    threshold: float
+    calibrator: Calibrator
+    source: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self):
+        return {"eer_threshold": float(self.threshold), "calibrator": self.calibrator.to_dict(), **self.source}
 
     @classmethod
-    def load(cls, path):
-        with open(path, encoding="utf-8") as file:
-            try:
-                return cls.from_dict(json.load(file))
-            except (ValueError, TypeError) as error:
-                raise ValueError(f"{path}: {error}") from error
+    def from_dict(cls, data):
+        data = dict(data)
+        if "calibrator" not in data:
+            raise ValueError("no 'calibrator' entry")
+        threshold = data.pop("eer_threshold", None)
+        if threshold is None:
+            raise ValueError("no 'eer_threshold' entry")
+        return cls(float(threshold), Calibrator.from_dict(data.pop("calibrator")), data)
+
+
+def fit_on_dev(scores, **source):
+    """The dev EER threshold and a `Calibrator` fitted on a dev score table, as a `CalibrationState`."""
+    check_score_table(scores)
+    _, threshold = compute_eer(*split_by_key(scores))
+    calibrator = Calibrator.fit(scores["score"].to_numpy(), scores["key"].to_numpy())
+    return CalibrationState(threshold, calibrator, source)
+
+
+def write_calibration(path, state):
+    atomic.write_json(path, state.to_dict())
+
+
+def read_calibration(path):
+    """The `CalibrationState` in `path`; errors name the file and what is wrong with it."""
+    try:
+        return CalibrationState.from_dict(read_json(path))
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ValueError(f"{path}: not a fakespeech calibration file ({error})") from None

@@ -15,9 +15,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from scipy.stats import norm
 
-from pipelines import metrics
-from pipelines.calibration import Calibrator
-from pipelines.score_files import COLUMNS, KEYS, atomic_write_bytes, atomic_write_text, read_asv_scores
+from pipelines.evaluate import metrics
+from pipelines.evaluate.calibration import Calibrator
+from pipelines.evaluate.score_files import check_score_table, read_asv_scores, split_by_key
+from tfrecord_builder import atomic
 
 PLOTS = {"det": "det.png", "roc": "roc.png", "score_hist": "score_hist.png", "attack_eer": "attack_eer.png"}
 NO_ASV_NOTE = (
@@ -29,24 +30,6 @@ NO_DEV_NOTE = (
     "the eval EER threshold would be an oracle choice."
 )
 NO_CALIBRATION_NOTE = "Cllr and actDCF not computed: they need calibrated LLRs (a calibrator fitted on dev scores)."
-
-
-def _check_table(scores):
-    missing = [column for column in COLUMNS if column not in scores.columns]
-    if missing:
-        raise ValueError(f"scores table lacks columns {missing}; needs {COLUMNS}")
-    unknown = sorted({str(key) for key in scores["key"].unique()} - set(KEYS))
-    if unknown:
-        raise ValueError(
-            f"scores table has keys {unknown}; every row needs 'bonafide' or 'spoof' (a 'UTT SCORE' file needs "
-            "a protocol for its keys)"
-        )
-
-
-def _split(scores):
-    bona = scores.loc[scores["key"] == "bonafide", "score"].to_numpy(dtype=np.float64)
-    spoof = scores.loc[scores["key"] == "spoof", "score"].to_numpy(dtype=np.float64)
-    return bona, spoof
 
 
 def _asv_rates(asv_scores):
@@ -82,14 +65,6 @@ def _calibration_section(calibrator, bona, spoof):
     }
 
 
-def fit_on_dev(dev_scores):
-    """The dev EER threshold and a `Calibrator` fitted on a dev score table: (dev_threshold, calibrator)."""
-    _check_table(dev_scores)
-    bona, spoof = _split(dev_scores)
-    _, threshold = metrics.compute_eer(bona, spoof)
-    return threshold, Calibrator.fit(dev_scores["score"].to_numpy(), dev_scores["key"].to_numpy())
-
-
 def compute_report(scores, *, dev_threshold=None, calibrator=None, asv_scores=None, title="fakespeech evaluation"):
     """Every figure for a score table (columns `utt_id, system_id, key, score`), as a JSON-ready dict.
 
@@ -101,8 +76,8 @@ def compute_report(scores, *, dev_threshold=None, calibrator=None, asv_scores=No
         asv_scores: {"target", "nontarget", "spoof"} arrays or an ASV score file path; gives the min t-DCFs.
         title: the report heading.
     """
-    _check_table(scores)
-    bona, spoof = _split(scores)
+    check_score_table(scores)
+    bona, spoof = split_by_key(scores)
     eer, eer_threshold = metrics.compute_eer(bona, spoof)
     min_dcf, min_dcf_threshold = metrics.min_dcf(bona, spoof)
     pooled = {
@@ -164,7 +139,7 @@ def _save(figure, path):
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png")
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic.write_bytes(path, buffer.getvalue())
 
 
 def _plot_det(path, bona, spoof, eer):
@@ -293,14 +268,14 @@ def write_report(
         scores, dev_threshold=dev_threshold, calibrator=calibrator, asv_scores=asv_scores, title=title
     )
     os.makedirs(out_dir, exist_ok=True)
-    bona, spoof = _split(scores)
+    bona, spoof = split_by_key(scores)
     pooled = report["pooled"]
     _plot_det(os.path.join(out_dir, PLOTS["det"]), bona, spoof, pooled["eer"])
     _plot_roc(os.path.join(out_dir, PLOTS["roc"]), bona, spoof, pooled["roc_auc"])
     _plot_histograms(os.path.join(out_dir, PLOTS["score_hist"]), bona, spoof, pooled["eer_threshold"])
     _plot_attack_eer(os.path.join(out_dir, PLOTS["attack_eer"]), report["per_attack"], pooled["eer"])
-    atomic_write_text(os.path.join(out_dir, "report.json"), json.dumps(report, indent=2) + "\n")
-    atomic_write_text(os.path.join(out_dir, "report.md"), report_markdown(report))
+    atomic.write_text(os.path.join(out_dir, "report.json"), json.dumps(report, indent=2) + "\n")
+    atomic.write_text(os.path.join(out_dir, "report.md"), report_markdown(report))
     return report
 
 

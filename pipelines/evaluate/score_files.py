@@ -11,43 +11,29 @@
 Every parse error names the file and the line.
 """
 
-import os
-import uuid
-
 import numpy as np
 import pandas as pd
+
+from tfrecord_builder import atomic
 
 COLUMNS = ["utt_id", "system_id", "key", "score"]
 KEYS = ("bonafide", "spoof")
 ASV_KEYS = ("target", "nontarget", "spoof")
 
 
-def atomic_write_bytes(path, data):
-    """Write `data` to a temporary file beside `path`, then rename it over `path` (readers never see half a file)."""
-    path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    # open(..., "xb") rather than mkstemp so the file gets the usual umask permissions, not 0600.
-    temp_path = os.path.join(directory, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp_path, "xb") as file:
-            file.write(data)
-        os.replace(temp_path, path)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.remove(temp_path)
-        raise
-
-
-def atomic_write_text(path, text):
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def _lines(path):
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            fields = line.split()
-            if fields and not fields[0].startswith("#"):
-                yield number, fields
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a text file (byte {error.start} is not UTF-8); expected whitespace-separated "
+                         "columns") from None
+    if "\x00" in text:
+        raise ValueError(f"{path}: a binary file (it holds NUL bytes); expected whitespace-separated columns")
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if fields and not fields[0].startswith("#"):
+            yield number, fields
 
 
 def _parse_score(path, number, text):
@@ -103,7 +89,27 @@ def write_score_file(path, scores):
         f"{utt} {'-' if key == 'bonafide' else attack} {key} {float(score)!r}"
         for utt, attack, key, score in scores[COLUMNS].itertuples(index=False)
     ]
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic.write_text(path, "\n".join(lines) + "\n")
+
+
+def check_score_table(scores):
+    """A score table has `COLUMNS` and every key is "bonafide" or "spoof"."""
+    missing = [column for column in COLUMNS if column not in scores.columns]
+    if missing:
+        raise ValueError(f"scores table lacks columns {missing}; needs {COLUMNS}")
+    unknown = sorted({str(key) for key in scores["key"].unique()} - set(KEYS))
+    if unknown:
+        raise ValueError(
+            f"scores table has keys {unknown}; every row needs 'bonafide' or 'spoof' (a 'UTT SCORE' file needs "
+            "a protocol for its keys)"
+        )
+
+
+def split_by_key(scores):
+    """(bona fide scores, spoof scores) of a score table, as float64 arrays."""
+    bona = scores.loc[scores["key"] == "bonafide", "score"].to_numpy(dtype=np.float64)
+    spoof = scores.loc[scores["key"] == "spoof", "score"].to_numpy(dtype=np.float64)
+    return bona, spoof
 
 
 def read_cm_protocol(path):
@@ -134,6 +140,16 @@ def attach_protocol(scores, protocol, scores_path="scores", protocol_path="proto
             f"e.g. {merged['utt_id'][unlisted].iloc[0]!r}"
         )
     return merged[COLUMNS]
+
+
+def load_scores(scores_path, protocol_path=None, flag="--protocol"):
+    """A score file as a table with attacks and keys; keys from the protocol when the file lacks them."""
+    scores = read_score_file(scores_path)
+    if protocol_path:
+        return attach_protocol(scores, read_cm_protocol(protocol_path), scores_path, protocol_path)
+    if scores["key"].isna().any():
+        raise ValueError(f"{scores_path}: has only 'UTT SCORE' columns; pass {flag} for its attacks and keys")
+    return scores
 
 
 def read_asv_scores(path):

@@ -10,29 +10,46 @@ tensors of shape (batch, 1): `logit` (of spoof) and `score` = -logit (higher = m
   STFT op with no builtin kernel) the converter falls back to `SELECT_TF_OPS`, which needs an interpreter linked
   with the Flex delegate (the `tensorflow` pip package's `tf.lite.Interpreter` is). `export.json` records which.
 
-`export.json`, written beside the export, holds what a deployment needs besides the graph: sample rate, clip
-length, input and output names, the dev threshold and calibration when the run has them, and under `exports`
-the formats written there (a SavedModel and a TFLite file of the same run share one `export.json`).
+Each export carries its description, what a deployment needs besides the graph (sample rate, clip length, input
+and output names, the dev threshold and calibration when the run has them): `export.json` inside the SavedModel
+folder, `<file>.json` beside a TFLite file. That description is also how an earlier export is recognised:
+`--out` may be new, an empty folder, or (with `overwrite`) an earlier export of the same format, which is then
+replaced whole; anything else is refused, so an export never deletes a file it did not write.
+
+Under the JAX backend (a run trained on a TPU VM) the export runs in a child Python on TensorFlow: the `.keras`
+file is the same on both backends, and SavedModel / TFLite are TensorFlow formats.
 """
 
 import json
 import os
-import shutil
+import subprocess
+import sys
 import tempfile
 
 import keras
 import tensorflow as tf
 
-from pipelines.score_files import atomic_write_bytes, atomic_write_text
+from pipelines.run_dir import RunDir
+from pipelines.serve.prediction import load_predictor
+from tfrecord_builder import atomic
+from tfrecord_builder.dataclass_config import ConfigError, read_json
 
+# A SavedModel is a TensorFlow graph: under another Keras backend (a run on JAX) the portable `.keras` file is
+# exported by a child Python whose Keras runs on TensorFlow, which prints the export's description.
+_TENSORFLOW_CHILD = (
+    "import json, sys\n"
+    "from pipelines.serve.export import export_run\n"
+    "print(json.dumps(export_run(*json.loads(sys.argv[1]))))\n"
+)
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FORMATS = ("savedmodel", "tflite")
 EXPORT_INFO_FILE = "export.json"
 INPUT_NAME = "waveform"
 
 
 def default_output(run_dir, export_format):
-    base = run_dir if os.path.isdir(run_dir) else os.path.dirname(os.path.abspath(run_dir))
-    return os.path.join(base, "export", "savedmodel" if export_format == "savedmodel" else "model.tflite")
+    run = RunDir(run_dir if os.path.isdir(run_dir) else os.path.dirname(os.path.abspath(run_dir)))
+    return os.path.join(run.export_dir, "savedmodel" if export_format == "savedmodel" else "model.tflite")
 
 
 def serving_function(model, clip_samples):
@@ -46,38 +63,19 @@ def serving_function(model, clip_samples):
     return serve
 
 
-def write_saved_model(model, clip_samples, path):
-    """Writes the SavedModel into a temporary folder beside `path`, then swaps it in."""
-    parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}-")
-    try:
+def write_saved_model(model, clip_samples, path, info=None):
+    """Writes the SavedModel (and `info` as its `export.json`) into a temporary folder beside `path`, then swaps it in."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic.atomic_path(path) as staging:
         # Keras' ExportArchive tracks Keras 3 variables so that the TFLite converter freezes them; a plain
         # tf.Module holding the model left them as uninitialised resource variables in the flatbuffer.
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serve", serving_function(model, clip_samples))
         archive.write_out(staging, verbose=False)
-        os.chmod(staging, 0o755)  # mkdtemp made it private; a SavedModel folder is shared like any output
-        _replace_directory(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        if info is not None:
+            atomic.write_json(os.path.join(staging, EXPORT_INFO_FILE), info)
     return path
-
-
-def _replace_directory(new, path):
-    """Renames `new` to `path`; an existing `path` is moved aside first and deleted once the new one is in place."""
-    old = None
-    if os.path.exists(path):
-        old = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)), prefix=f".{os.path.basename(path)}-old-")
-        os.rmdir(old)
-        os.replace(path, old)
-    os.replace(new, path)
-    if old and os.path.isdir(old):
-        shutil.rmtree(old, ignore_errors=True)
-    elif old:
-        os.remove(old)
 
 
 def convert_to_tflite(saved_model_dir):
@@ -94,19 +92,21 @@ def convert_to_tflite(saved_model_dir):
         return converter.convert(), True
 
 
-def write_tflite(model, clip_samples, path):
-    with tempfile.TemporaryDirectory() as staging:
-        saved_model_dir = write_saved_model(model, clip_samples, os.path.join(staging, "savedmodel"))
-        flatbuffer, select_tf_ops = convert_to_tflite(saved_model_dir)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic_write_bytes(path, flatbuffer)
-    return select_tf_ops
+def tflite_flatbuffer(model, clip_samples, staging):
+    """(flatbuffer bytes, uses_select_tf_ops), converted through a SavedModel written under `staging`."""
+    return convert_to_tflite(write_saved_model(model, clip_samples, os.path.join(staging, "savedmodel")))
 
 
-def export_info(predictor, exports):
-    """The `export.json` dict; `exports` maps each format written beside it to its file and options."""
+def info_path(out, export_format):
+    """Where the description of an export lives: inside a SavedModel folder, beside a TFLite file."""
+    return os.path.join(out, EXPORT_INFO_FILE) if export_format == "savedmodel" else f"{out}.json"
+
+
+def export_info(predictor, export_format):
+    """The description written with an export (see the module docstring)."""
     threshold, threshold_source = predictor.decision_threshold
     return {
+        "format": export_format,
         "run": os.path.abspath(predictor.source),
         "model": predictor.run_config.model.name,
         "sample_rate": predictor.sample_rate,
@@ -118,21 +118,34 @@ def export_info(predictor, exports):
         "threshold": threshold,
         "threshold_source": threshold_source,
         "calibration": predictor.calibrator.to_dict() if predictor.calibrator is not None else None,
-        "exports": exports,
     }
 
 
-def _earlier_exports(info_path, run):
-    """The `exports` of an existing export.json of the same run (a SavedModel and a TFLite file may share it)."""
+def _is_earlier_export(out, export_format):
     try:
-        with open(info_path, encoding="utf-8") as file:
-            earlier = json.load(file)
-    except (OSError, ValueError):
-        return {}
-    return dict(earlier.get("exports", {})) if earlier.get("run") == run else {}
+        return read_json(info_path(out, export_format)).get("format") == export_format
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
-def export_run(run_dir_or_model, export_format="savedmodel", out=None):
+def check_output(out, export_format, overwrite=False):
+    """Refuses an `--out` that holds anything but an earlier export of this format (and that one unless asked)."""
+    if not os.path.lexists(out):
+        return
+    is_folder = os.path.isdir(out)
+    if export_format == "savedmodel" and is_folder and not os.listdir(out):
+        return
+    if (export_format == "savedmodel") != is_folder:
+        wanted = "a folder" if export_format == "savedmodel" else "a file"
+        raise ConfigError(f"--out {out}: exists and is not {wanted}; a {export_format} export needs {wanted}")
+    if not _is_earlier_export(out, export_format):
+        raise ConfigError(f"--out {out}: holds files fakespeech did not write (no {os.path.basename(info_path(out, export_format))} "
+                          f"of a {export_format} export); choose a new or empty --out")
+    if not overwrite:
+        raise ConfigError(f"--out {out}: holds an earlier {export_format} export; pass --overwrite to replace it")
+
+
+def export_run(run_dir_or_model, export_format="savedmodel", out=None, overwrite=False):
     """Exports a run (a run directory or a `.keras` file with `config.json` beside it).
 
     Args:
@@ -140,24 +153,40 @@ def export_run(run_dir_or_model, export_format="savedmodel", out=None):
         export_format: "savedmodel" or "tflite".
         out: the SavedModel folder or `.tflite` file (default `<run>/export/savedmodel` or
             `<run>/export/model.tflite`).
+        overwrite: replace an earlier export of the same format at `out` (never anything else).
 
     Returns:
-        The `export.json` dict (also written beside `out`), with `path` added.
+        The export's description (see `export_info`), with `path` and `info_path` added.
     """
-    from pipelines.prediction import load_predictor
-
     if export_format not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {export_format!r}")
-    predictor = load_predictor(run_dir_or_model)
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {export_format!r}")
     out = out or default_output(os.fspath(run_dir_or_model), export_format)
-    entry = {"file": os.path.basename(os.path.normpath(out))}
+    check_output(out, export_format, overwrite)
+    if keras.backend.backend() != "tensorflow":
+        return export_under_tensorflow(run_dir_or_model, export_format, out, overwrite)
+    predictor = load_predictor(run_dir_or_model)
+    info = export_info(predictor, export_format)
     if export_format == "savedmodel":
-        write_saved_model(predictor.model, predictor.clip_samples, out)
-        entry["signature"] = "serving_default"
+        info["signature"] = "serving_default"
+        write_saved_model(predictor.model, predictor.clip_samples, out, info)
     else:
-        entry["select_tf_ops"] = write_tflite(predictor.model, predictor.clip_samples, out)
-    info_path = os.path.join(os.path.dirname(os.path.abspath(os.path.normpath(out))), EXPORT_INFO_FILE)
-    exports = {**_earlier_exports(info_path, os.path.abspath(predictor.source)), export_format: entry}
-    info = export_info(predictor, exports)
-    atomic_write_text(info_path, json.dumps(info, indent=2) + "\n")
-    return {**info, "path": out, "info_path": info_path}
+        with tempfile.TemporaryDirectory() as staging:
+            flatbuffer, info["select_tf_ops"] = tflite_flatbuffer(predictor.model, predictor.clip_samples, staging)
+        # The description first: a kill between the two writes leaves a recognisable (replaceable) export.
+        atomic.write_json(info_path(out, export_format), info)
+        atomic.write_bytes(out, flatbuffer)
+    return {**info, "path": out, "info_path": info_path(out, export_format)}
+
+
+def export_under_tensorflow(run_dir_or_model, export_format, out, overwrite):
+    """`export_run` in a child Python on the TensorFlow backend; returns its result. ValueError when it fails."""
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow",
+           "PYTHONPATH": os.pathsep.join(p for p in (_PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)}
+    arguments = json.dumps([os.fspath(run_dir_or_model), export_format, os.fspath(out), bool(overwrite)])
+    result = subprocess.run([sys.executable, "-c", _TENSORFLOW_CHILD, arguments], env=env, capture_output=True,
+                            text=True)
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        raise ValueError(f"exporting {run_dir_or_model} under the TensorFlow backend failed: "
+                         f"{lines[-1] if lines else f'exit code {result.returncode}'}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -30,9 +30,13 @@ from typing import Optional
 
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
-from pipelines import audio_ops
-from tfrecord_builder.audio_io import AudioError, read_audio
+from pipelines.data import audio_ops
+from pipelines.run_dir import RunDir
+from pipelines.train.runtime import current_runtime
+from tfrecord_builder.audio_io import AudioError, pcm_to_float, read_audio
+from tfrecord_builder.dataclass_config import ConfigError
 
 AUDIO_EXTENSIONS = (
     ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf",
@@ -40,6 +44,9 @@ AUDIO_EXTENSIONS = (
 )
 THRESHOLD_DEV_EER = "dev_eer"
 THRESHOLD_LOGIT_ZERO = "logit_zero"
+THRESHOLD_MODEL_SOFTMAX = "model_softmax"  # a shipped model: P(spoof) 0.5 of its own two-class softmax, score 0
+THRESHOLD_NAMES = {THRESHOLD_DEV_EER: "dev EER threshold", THRESHOLD_LOGIT_ZERO: "logit 0, uncalibrated",
+                   THRESHOLD_MODEL_SOFTMAX: "P(spoof) 0.5 of the model's softmax, uncalibrated"}
 NO_CALIBRATION_NOTE = "run is not calibrated (no calibration.json): p_spoof omitted, threshold is logit 0"
 
 
@@ -56,6 +63,7 @@ class Predictor:
     threshold: Optional[float]
     calibrator: Optional[object]
     source: str
+    threshold_source: str = THRESHOLD_DEV_EER  # what a non-None threshold is: see THRESHOLD_NAMES
     # Traced window and batch functions by (window, hop, batch size): repeated calls skip retracing.
     traced: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
@@ -72,22 +80,23 @@ class Predictor:
         """(threshold on the score scale, where it comes from)."""
         if self.threshold is None:
             return 0.0, THRESHOLD_LOGIT_ZERO
-        return float(self.threshold), THRESHOLD_DEV_EER
+        return float(self.threshold), self.threshold_source
 
 
 def load_predictor(run_dir_or_model):
     """Loads a run directory, or a `.keras` file with the run's `config.json` (and `calibration.json`) beside it."""
-    from pipelines.evaluation import load_calibration, load_run
-
     path = os.fspath(run_dir_or_model)
     if os.path.isdir(path):
-        run_dir, model_path = path, None
+        run, model_path = RunDir(path), None
     elif path.endswith(".keras") and os.path.isfile(path):
-        run_dir, model_path = os.path.dirname(os.path.abspath(path)), path
+        run, model_path = RunDir(os.path.dirname(os.path.abspath(path))), path
     else:
         raise FileNotFoundError(f"{path}: expected a run directory or a .keras model file")
-    run_config, model = load_run(run_dir, model_path)
-    threshold, calibrator = load_calibration(run_dir)
+    run_config = run.load_config()
+    with current_runtime().scope():  # the weights placed on the runtime's devices
+        model = run.load_model(model_path)
+    calibration = run.load_calibration()
+    threshold, calibrator = (calibration.threshold, calibration.calibrator) if calibration else (None, None)
     return Predictor(run_config, model, threshold, calibrator, path)
 
 
@@ -122,13 +131,13 @@ def window_lengths(predictor, window=None, hop=None):
     rate, clip = predictor.sample_rate, predictor.clip_samples
     window_samples = clip if window is None else int(round(window * rate))
     if not 0 < window_samples <= clip:
-        raise ValueError(
+        raise ConfigError(
             f"--window must be positive and at most the model's clip length {clip / rate:g} s "
             f"({clip} samples at {rate} Hz), got {window} s"
         )
     hop_samples = window_samples if hop is None else int(round(hop * rate))
     if hop_samples <= 0:
-        raise ValueError(f"--hop must be at least one sample (1/{rate} s), got {hop} s")
+        raise ConfigError(f"--hop must be at least one sample (1/{rate} s), got {hop} s")
     return window_samples, hop_samples
 
 
@@ -159,12 +168,16 @@ def make_window_function(data_config, window_samples, hop_samples):
 
 
 def make_batch_scorer(model, batch_size, clip_samples):
-    """A traced `(batch_size, clip_samples) -> (batch_size,)` scorer: `-logit`, higher = more bona fide."""
+    """A compiled `(batch_size, clip_samples) -> (batch_size,)` numpy scorer: `-logit`, higher = more bona fide.
 
-    @tf.function(input_signature=[tf.TensorSpec([batch_size, clip_samples], tf.float32)])
+    It runs on the process's runtime (`pipelines.train.runtime`), either Keras backend, the batch split over the
+    devices (padded up to a multiple of them when it does not divide).
+    """
+    forward = current_runtime().forward(model)
+
     def score_batch(waveforms):
-        logits = tf.cast(model(waveforms, training=False), tf.float32)  # (batch, 1)
-        return -tf.reshape(logits, [batch_size])
+        logits = forward(np.asarray(waveforms, np.float32).reshape(batch_size, clip_samples))  # (batch, 1)
+        return -logits.reshape(batch_size)
 
     return score_batch
 
@@ -184,11 +197,11 @@ def score_window_stream(score_batch, window_arrays, batch_size, clip_samples):
             buffer[filled : filled + take] = windows[start : start + take]
             filled, start = filled + take, start + take
             if filled == batch_size:
-                scores.append(score_batch(buffer).numpy())
+                scores.append(np.asarray(score_batch(buffer)))
                 filled = 0
     if filled:
         buffer[filled:] = 0.0  # padding rows: their scores are dropped
-        scores.append(score_batch(buffer).numpy()[:filled])
+        scores.append(np.asarray(score_batch(buffer))[:filled])
     return np.concatenate(scores).astype(np.float64) if scores else np.zeros(0)
 
 
@@ -206,7 +219,7 @@ def pool_scores(scores, pool="mean"):
 
 def percentile_of(pool):
     """The percentile of a "pNN" pool name; raises ValueError naming the argument for anything else."""
-    error = ValueError(f"--pool must be mean, max, min or pNN with 0 <= NN <= 100 (e.g. p10), got {pool!r}")
+    error = ConfigError(f"--pool must be mean, max, min or pNN with 0 <= NN <= 100 (e.g. p10), got {pool!r}")
     if not (isinstance(pool, str) and pool.startswith("p")):
         raise error
     try:
@@ -228,7 +241,7 @@ def _read_windows(path, predictor, windows_of, window_samples, hop_samples):
     """(windows, result dict without scores) for one file; raises AudioError naming the file."""
     rate = predictor.sample_rate
     decoded = read_audio(path, rate)
-    waveform = decoded.samples.astype(np.float32) / 32768.0  # the shards' int16 -> float scaling
+    waveform = pcm_to_float(decoded.samples)
     windows, num_samples = windows_of(tf.constant(waveform))
     windows, num_samples = windows.numpy(), int(num_samples)
     result = {
@@ -292,7 +305,7 @@ def predict_files(run_dir_or_model, paths, window=None, hop=None, pool="mean", b
     """
     check_pool(pool)
     if batch_size < 1:
-        raise ValueError(f"--batch-size must be positive, got {batch_size}")
+        raise ConfigError(f"--batch-size must be positive, got {batch_size}")
     predictor = run_dir_or_model if isinstance(run_dir_or_model, Predictor) else load_predictor(run_dir_or_model)
     window_samples, hop_samples = window_lengths(predictor, window, hop)
     entries = collect_audio_files(paths)
@@ -307,8 +320,6 @@ def predict_files(run_dir_or_model, paths, window=None, hop=None, pool="mean", b
     readable = []
 
     def window_arrays():
-        from tqdm import tqdm
-
         for index, entry in enumerate(tqdm(entries, desc="scoring", unit="file", disable=None if progress else True)):
             if isinstance(entry, dict):
                 continue

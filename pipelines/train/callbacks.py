@@ -2,16 +2,14 @@
 
 import csv
 import io
-import json
 import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from pipelines.metrics import compute_eer
-from pipelines.score_files import atomic_write_bytes
-from pipelines.scoring import score_dataset
+from pipelines.evaluate.metrics import compute_eer
+from pipelines.evaluate.scoring import score_dataset
+from tfrecord_builder import atomic
 
 
 class DevEER(keras.callbacks.Callback):
@@ -44,6 +42,29 @@ class DevEER(keras.callbacks.Callback):
             logs["val_loss"] = float(val_loss)
 
 
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the run's saved model and backup are those of the last good epoch."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, naming the epoch and the step.
+
+    It raises rather than setting `stop_training`, so that the end-of-epoch callbacks (dev scoring, best model,
+    backup) never run on the diverged weights: what is on disk stays the last good epoch's.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            raise TrainingDiverged(
+                f"the training loss became {float(loss)} at epoch {self.epoch + 1}, step {batch + 1}; training "
+                "stopped and the run keeps its last good epoch (model.keras, backup/); lower train.learning_rate "
+                "or check the data, then run again")
+
+
 class AtomicHistory(keras.callbacks.Callback):
     """Keeps `history.csv` whole across kills and resumes.
 
@@ -72,51 +93,44 @@ class AtomicHistory(keras.callbacks.Callback):
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows(self.rows)
-        atomic_write_bytes(self.path, buffer.getvalue().encode("utf-8"))
+        atomic.write_text(self.path, buffer.getvalue())
 
 
 def _current_learning_rate(model):
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         return float("nan")
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under mixed_float16 loss scaling
+    if isinstance(optimizer, keras.optimizers.MultiOptimizer):
+        # A lower rate for a pretrained front end (pipelines.train.finetune): the run's rate is the default group's,
+        # which MultiOptimizer keeps last.
+        optimizer = optimizer.optimizers[-1]
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
-    """Saves the model as `.keras` whenever `monitor` improves, atomically, remembering the best across resumes.
+    """Saves the model whenever `monitor` improves, atomically, remembering the best across resumes.
 
     Args:
-        path: the `.keras` file.
+        run_dir: the `pipelines.run_dir.RunDir` whose model (and best-model record) it writes.
         monitor: a key of the epoch logs.
         mode: "min" or "max".
     """
 
-    def __init__(self, path, monitor="val_eer", mode="min"):
+    def __init__(self, run_dir, monitor="val_eer", mode="min"):
         super().__init__()
-        self.path = path
+        self.run_dir = run_dir
         self.monitor = monitor
         self.mode = mode
-        self.state_path = f"{os.path.splitext(path)[0]}.best.json"
-
-    def _best(self):
-        if os.path.exists(self.state_path) and os.path.exists(self.path):
-            with open(self.state_path, encoding="utf-8") as f:
-                return json.load(f)
-        return None
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
             return
-        best = self._best()
+        best = self.run_dir.best()
         better = best is None or (value < best["value"] if self.mode == "min" else value > best["value"])
-        if not better:
-            return
-        tmp = f"{self.path}.tmp-{os.getpid()}.keras"  # save() infers the format from the suffix
-        self.model.save(tmp)
-        os.replace(tmp, self.path)
-        state = {"monitor": self.monitor, "value": float(value), "epoch": int(epoch)}
-        atomic_write_bytes(self.state_path, json.dumps(state, indent=2).encode("utf-8"))
+        if better:
+            self.run_dir.save_best(self.model, {"monitor": self.monitor, "value": float(value), "epoch": int(epoch)})
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -124,16 +138,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     Keras writes `latest.weights.h5` in place, so a kill during the first backup leaves a truncated file that the
     next run cannot load (and no previous copy to fall back on). Here each file is written under a temporary name
-    and renamed; a kill between the two renames leaves newer weights with the previous epoch number, which only
-    repeats one epoch. Relies on the parent's backup paths and epoch counters (Keras 3).
+    and renamed (`tfrecord_builder.atomic`); a kill between the two renames leaves newer weights with the previous
+    epoch number, which only repeats one epoch. Relies on the parent's backup paths and epoch counters (Keras 3).
     """
 
     def _save_model(self):
-        tf.io.gfile.makedirs(self.backup_dir)
-        weights_tmp = f"{self._weights_path[: -len('.weights.h5')]}.tmp.weights.h5"  # save_weights wants the suffix
-        self.model.save_weights(weights_tmp, overwrite=True)
-        metadata_tmp = f"{self._training_metadata_path}.tmp"
-        with tf.io.gfile.GFile(metadata_tmp, "w") as f:
-            f.write(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
-        tf.io.gfile.rename(weights_tmp, self._weights_path, overwrite=True)
-        tf.io.gfile.rename(metadata_tmp, self._training_metadata_path, overwrite=True)
+        os.makedirs(self.backup_dir, exist_ok=True)
+        with atomic.atomic_path(self._weights_path, suffix=".weights.h5") as temp:  # save_weights wants the suffix
+            self.model.save_weights(temp, overwrite=True)
+        atomic.write_json(self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen})

@@ -8,8 +8,11 @@ import keras
 import numpy as np
 
 import models
-from pipelines.augmentation import build_spectrogram_augmenter
+from pipelines.config.resolve import check_model
 from pipelines.features import build_feature_layer, feature_output_shape
+from pipelines.train.augmentation import build_spectrogram_augmenter
+from pipelines.train.finetune import freeze_layers
+from pipelines.train.losses import with_loss_head
 
 
 def backbone_input_shape(run_config):
@@ -17,22 +20,8 @@ def backbone_input_shape(run_config):
     return tuple(feature_output_shape(run_config.features, run_config.data.clip_samples))
 
 
-def check_compatible(run_config):
-    """Raw-waveform models need `features.kind == "waveform"`, and spectrogram models need a spectrogram."""
-    entry = models.get_entry(run_config.model.name)
-    is_waveform = run_config.features.kind == "waveform"
-    if (entry.input_kind == "waveform") != is_waveform:
-        raise ValueError(
-            f"model {entry.name!r} takes {entry.input_kind} input but features.kind is "
-            f"{run_config.features.kind!r}; set features.kind={'waveform' if not is_waveform else 'logmel'}"
-        )
-
-
 def uses_normalization(run_config):
-    normalization = run_config.features.normalization
-    if normalization not in ("global", "none"):
-        raise ValueError(f"features.normalization must be global or none, got {normalization!r}")
-    return normalization == "global" and run_config.features.kind != "waveform"
+    return run_config.features.normalization == "global" and run_config.features.kind != "waveform"
 
 
 def measure_feature_statistics(run_config, waveform_batches):
@@ -62,7 +51,7 @@ def build_end_to_end(run_config, with_augmentation=True, feature_statistics=None
         A functional `keras.Model` with input `waveform` (batch, clip_samples) and output (batch, 1): the logit
         of "spoof" in float32. Scores for evaluation are `-logit` (higher = more bona fide).
     """
-    check_compatible(run_config)
+    check_model(run_config)
     model_cfg = run_config.model
     waveform = keras.Input(shape=(run_config.data.clip_samples,), name="waveform", dtype="float32")
     features = build_feature_layer(run_config.features)(waveform)  # (batch, time, bins) or (batch, samples)
@@ -74,7 +63,7 @@ def build_end_to_end(run_config, with_augmentation=True, feature_statistics=None
     augmenter = build_spectrogram_augmenter(run_config.augment) if with_augmentation else None
     if augmenter is not None and run_config.features.kind != "waveform":
         features = augmenter(features)
-    params = dict(model_cfg.params)
+    params = with_loss_head(model_cfg.params, run_config.train)  # a margin loss brings its head
     if model_cfg.pretrained_weights:
         params["pretrained_weights"] = model_cfg.pretrained_weights
     try:
@@ -82,5 +71,6 @@ def build_end_to_end(run_config, with_augmentation=True, feature_statistics=None
     except TypeError as err:
         raise ValueError(f"model {model_cfg.name!r} rejected its settings (model.params / "
                          f"model.pretrained_weights): {err}") from None
+    freeze_layers(backbone, model_cfg.freeze)
     logit = backbone(features)
     return keras.Model(waveform, logit, name=f"fakespeech_{model_cfg.name}")

@@ -1,14 +1,11 @@
-"""A miniature shard directory with known waveforms, written with the builder's schema but not the builder."""
+"""A miniature shard directory with known waveforms, written by the builder's `write_shard_set` (no corpus)."""
 
 import dataclasses
-import json
-import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from tfrecord_builder.schema import encode_example
+from tfrecord_builder.shards import write_shard_set
 
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = 400  # tiny clips: utterances below are shorter and longer than this
@@ -51,32 +48,6 @@ def _quiet_edges_utterance():
     return Utterance("LA_quiet_0000", np.round(waveform * 32767).astype(np.int16), 0, "-")
 
 
-def write_shards(directory, split, utterances, num_shards):
-    """Writes `{split}-{i:05d}-of-{n:05d}-{count}.tfrec` files and returns the manifest entry of the split."""
-    shards = []
-    for index, part in enumerate(np.array_split(np.arange(len(utterances)), num_shards)):
-        members = [utterances[i] for i in part]
-        name = f"{split}-{index:05d}-of-{num_shards:05d}-{len(members)}.tfrec"
-        with tf.io.TFRecordWriter(os.path.join(directory, name)) as writer:
-            for utt in members:
-                writer.write(
-                    encode_example(
-                        utt.samples, SAMPLE_RATE, id=utt.id, system_id=utt.system_id, target=utt.target, split=split
-                    )
-                )
-        shards.append({"file": name, "num_examples": len(members), "counts": _counts(members)})
-    attacks = {}
-    for utt in utterances:
-        if utt.target:
-            attacks[utt.system_id] = attacks.get(utt.system_id, 0) + 1
-    return {"num_examples": len(utterances), "counts": _counts(utterances), "attacks": attacks, "shards": shards}
-
-
-def _counts(utterances):
-    spoof = sum(u.target for u in utterances)
-    return {"bonafide": len(utterances) - spoof, "spoof": spoof}
-
-
 @pytest.fixture(scope="session")
 def tiny_shards(tmp_path_factory):
     """train: 4 bona fide + 8 spoof (A01, A02) in 3 shards; dev: 3 + 3 in 2 shards; quiet: 1 utterance."""
@@ -89,7 +60,7 @@ def tiny_shards(tmp_path_factory):
         "quiet": [_quiet_edges_utterance()],
     }
     num_shards = {"train": 3, "dev": 2, "quiet": 1}
-    splits = {split: write_shards(directory, split, utts, num_shards[split]) for split, utts in utterances.items()}
-    with open(os.path.join(directory, "manifest.json"), "w", encoding="utf-8") as f:
-        json.dump({"sample_rate": SAMPLE_RATE, "splits": splits}, f)
+    fields = {split: [{"samples": u.samples, "id": u.id, "system_id": u.system_id, "target": u.target} for u in utts]
+              for split, utts in utterances.items()}
+    write_shard_set(directory, fields, num_shards, sample_rate=SAMPLE_RATE)
     return TinyShards(directory, utterances)

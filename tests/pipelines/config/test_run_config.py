@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from pipelines.config import DataConfig, RunConfig, TrainConfig
-from pipelines.config_base import parse_overrides
-from pipelines.run_config import resolve_run_config
+from pipelines.config import DataConfig, RunConfig, TrainConfig, resolve_run_config
+from tfrecord_builder.dataclass_config import parse_overrides
 
 
 def test_unknown_key_is_rejected_by_name():
@@ -15,12 +14,12 @@ def test_unknown_key_is_rejected_by_name():
 
 
 def test_nested_unknown_key_names_the_section():
-    with pytest.raises(ValueError, match="TrainConfig.*lr"):
+    with pytest.raises(ValueError, match="train.*lr"):
         RunConfig.from_dict({"train": {"lr": 0.1}})
 
 
 def test_invalid_value_names_the_key():
-    with pytest.raises(ValueError, match="DataConfig.batch_size"):
+    with pytest.raises(ValueError, match="data.batch_size"):
         DataConfig.from_dict({"batch_size": "many"})
 
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from pipelines import metrics
-from pipelines.calibration import Calibrator
+from pipelines.evaluate import metrics
+from pipelines.evaluate.calibration import CalibrationState, Calibrator, read_calibration, write_calibration
 
 
 def _gaussian_llr_scores(seed=0, n=2000):
@@ -67,9 +67,17 @@ def test_round_trip_through_json(tmp_path):
     calibrator = Calibrator(slope=0.25, offset=-1.5, prior_spoof=0.9)
     assert Calibrator.from_dict(json.loads(json.dumps(calibrator.to_dict()))) == calibrator
     path = tmp_path / "calibration.json"
-    calibrator.save(path)
-    assert Calibrator.load(path) == calibrator
+    state = CalibrationState(0.75, calibrator, {"dev_split": "dev"})
+    write_calibration(path, state)
+    assert read_calibration(path) == state
     assert [p.name for p in tmp_path.iterdir()] == ["calibration.json"]  # no temporary file left behind
+
+
+def test_a_damaged_calibration_file_is_named(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text('{"eer_threshold": 0.5')
+    with pytest.raises(ValueError, match="calibration.json: not a fakespeech calibration file.*not valid JSON"):
+        read_calibration(path)
 
 
 @pytest.mark.parametrize(

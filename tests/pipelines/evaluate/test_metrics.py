@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
 
-from pipelines import metrics
+from pipelines.evaluate import metrics
 
 # ASVspoof 2019 / 2021 cost model, written out here independently of pipelines.metrics.
 P_SPOOF, P_TAR, P_NON = 0.05, 0.9405, 0.0095

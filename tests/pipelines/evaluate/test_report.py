@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import metrics
-from pipelines.calibration import Calibrator
-from pipelines.report import compute_report, write_report
-from pipelines.score_files import read_score_file, write_score_file
+from pipelines.evaluate import metrics
+from pipelines.evaluate.calibration import Calibrator
+from pipelines.evaluate.report import compute_report, write_report
+from pipelines.evaluate.score_files import read_score_file, write_score_file
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COUNTS = {"-": 30, "A01": 20, "A02": 12}

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pipelines import metrics
+from pipelines.evaluate import metrics
 from pipelines.commands.score import main
 
 ATTACKS = {"-": (2.0, 12), "A07": (0.0, 8), "A08": (1.0, 6)}
@@ -76,3 +76,15 @@ def test_scored_utterance_missing_from_protocol_fails(tmp_path, capsys):
     protocol = _write(tmp_path / "protocol.txt", [f"LA_0001 {u} - {a} {k}" for u, a, k, _ in trials[1:]])
     assert main(["--scores", scores, "--protocol", protocol, "--out", str(tmp_path / "out")]) == 1
     assert "not in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"target target 1.0\n\x00\x00\x00"])
+def test_a_binary_asv_score_file_is_named(tmp_path, capsys, content):
+    trials = _trials(0)
+    scores = _write(tmp_path / "scores.txt", [f"{u} {a} {k} {s!r}" for u, a, k, s in trials])
+    asv = tmp_path / "asv.bin"
+    asv.write_bytes(content)
+    assert main(["--scores", scores, "--asv-scores", str(asv), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "asv.bin: not a text file" in err or "asv.bin: a binary file" in err
+    assert not (tmp_path / "out").exists()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipelines.config import DataConfig
-from pipelines.scoring import score_split
+from pipelines.evaluate.scoring import score_split
 
 CLIP = 400
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from pipelines.commands.export import main as export_main
-from pipelines.export import export_run
+from pipelines.serve.export import export_run
 
 import run_fixtures as rf  # tests/pipelines is on pytest's pythonpath (setup.cfg)
 
@@ -54,25 +53,41 @@ def test_tflite_matches_keras_model(run, tmp_path):
     outputs = runner(waveform=waveforms)
     np.testing.assert_allclose(outputs["logit"], logits, atol=TFLITE_TOLERANCE, rtol=0)
     np.testing.assert_allclose(outputs["score"], -logits, atol=TFLITE_TOLERANCE, rtol=0)
-    assert isinstance(info["exports"]["tflite"]["select_tf_ops"], bool)
+    assert isinstance(info["select_tf_ops"], bool)
+    with open(out + ".json", encoding="utf-8") as file:
+        assert json.load(file)["format"] == "tflite"
 
 
 @pytest.mark.slow
-def test_cli_writes_export_json_beside_and_replaces_an_earlier_export(run, capsys):
+def test_cli_writes_export_json_inside_and_replaces_an_earlier_export_when_asked(run, capsys):
     run_dir = run[0]
-    for _ in range(2):  # the second export replaces the first in place
-        assert export_main([run_dir, "--format", "savedmodel"]) == 0
     out = os.path.join(run_dir, "export", "savedmodel")
+    assert export_main([run_dir, "--format", "savedmodel"]) == 0
     assert out in capsys.readouterr().out
+    assert export_main([run_dir, "--format", "savedmodel"]) == 2  # an earlier export is replaced only when asked
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert export_main([run_dir, "--format", "savedmodel", "--overwrite"]) == 0
     assert "serving_default" in tf.saved_model.load(out).signatures
-    with open(os.path.join(run_dir, "export", "export.json"), encoding="utf-8") as file:
+    with open(os.path.join(out, "export.json"), encoding="utf-8") as file:
         info = json.load(file)
     assert (info["sample_rate"], info["clip_samples"]) == (rf.SAMPLE_RATE, rf.CLIP_SAMPLES)
     assert (info["threshold"], info["threshold_source"]) == (0.25, "dev_eer")
     assert info["calibration"] == {"kind": "linear_llr", **rf.CALIBRATION}
     assert info["input"]["name"] == "waveform" and set(info["outputs"]) == {"logit", "score"}
-    assert info["exports"]["savedmodel"]["file"] == "savedmodel"
-    assert [name for name in os.listdir(os.path.join(run_dir, "export")) if name.startswith(".")] == []
+    assert (info["format"], info["signature"]) == ("savedmodel", "serving_default")
+    assert os.listdir(os.path.join(run_dir, "export")) == ["savedmodel"]  # nothing written above --out
+
+
+@pytest.mark.parametrize("export_format", ["savedmodel", "tflite"])
+def test_a_folder_of_other_files_is_refused_and_left_as_it_was(run, tmp_path, export_format):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    target = out if export_format == "savedmodel" else out / "notes.txt"
+    for extra in ([], ["--overwrite"]):
+        assert export_main([run[0], "--format", export_format, "--out", str(target), *extra]) == 2
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "my notes"
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
 
 
 def test_unknown_format_is_rejected_naming_the_flag(run):

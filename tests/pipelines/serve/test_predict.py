@@ -5,7 +5,6 @@ import io
 import json
 import math
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from pipelines.commands.predict import main as predict_main
-from pipelines.prediction import ShortAudioWarning, load_predictor, predict_files
+from pipelines.serve.prediction import ShortAudioWarning, load_predictor, predict_files
 
 import run_fixtures as rf  # tests/pipelines is on pytest's pythonpath (setup.cfg)
 
@@ -210,7 +209,7 @@ def test_cli_json_output_file_with_timeline(runs, audio, tmp_path, capsys):
     with open(out_path, encoding="utf-8") as file:
         document = json.load(file)
     scored_result, error_result = document["results"]
-    assert code == 0 and [r["path"] for r in document["results"]] == paths
+    assert code == 1 and [r["path"] for r in document["results"]] == paths  # 1: one input failed
     assert len(scored_result["timeline"]) == scored_result["windows"]
     assert error_result["error"] and audio["text"] in capsys.readouterr().err
 
@@ -219,7 +218,7 @@ def test_cli_csv_has_a_row_per_window_with_timeline(runs, audio, capsys):
     code = predict_main([runs[0], audio["mono_16k"], audio["empty"], "--format", "csv", "--timeline", "--quiet"])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     windows = [row for row in rows if row["path"] == audio["mono_16k"]]
-    assert code == 0 and [int(row["window"]) for row in windows] == list(range(len(windows)))
+    assert code == 1 and [int(row["window"]) for row in windows] == list(range(len(windows)))  # the empty file failed
     assert len(windows) == math.ceil(DURATION * rf.SAMPLE_RATE / rf.CLIP_SAMPLES)
     assert float(windows[0]["score"]) == pytest.approx(np.mean([float(r["window_score"]) for r in windows]), abs=1e-12)
     (error_row,) = [row for row in rows if row["path"] == audio["empty"]]

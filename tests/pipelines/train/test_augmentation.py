@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 import augment
-from pipelines.augmentation import build_batch_mixer, build_spectrogram_augmenter, build_waveform_augmenter
+from pipelines.train.augmentation import build_batch_mixer, build_spectrogram_augmenter, build_waveform_augmenter
 from pipelines.config import AugmentConfig
 
 

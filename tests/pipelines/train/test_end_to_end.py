@@ -8,13 +8,18 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_curve
 
 from pipelines.commands.demo import main as demo_main
-from pipelines.evaluation import evaluate_run, load_run
-from pipelines.run_config import resolve_run_config
-from pipelines.training import train
-from tfrecord_builder.cli import build_main
+from pipelines.commands.train import main as train_main
+from pipelines.config import resolve_run_config
+from pipelines.evaluate.evaluation import evaluate_run
+from pipelines.evaluate.score_files import read_score_file
+from pipelines.run_dir import RunDir
+from pipelines.train.training import train
+from pipelines.commands.build import main as build_main
 from tfrecord_builder.synthetic import generate_asvspoof2019
 from tfrecord_builder.synthetic.other_corpora import generate_in_the_wild
 
@@ -76,10 +81,20 @@ def test_a_run_evaluates_on_another_corpus(demo_dir, tmp_path):
     assert build_main(["--corpus", "in-the-wild", "--data", str(corpus), "--out", str(other), "--quiet"]) == 0
     out = tmp_path / "cross"
     report = evaluate_run(str(run_dir), str(other), "eval", out_dir=str(out))
-    scores = (out / "scores_eval.txt").read_text().split("\n")
-    assert len([line for line in scores if line]) == report["counts"]["total"] > 0
-    assert 0.0 <= report["pooled"]["eer"] <= 1.0 and report["per_attack"]
-    assert (out / "report.md").is_file()
+    scores = read_score_file(out / "scores_eval.txt")
+    assert len(scores) == report["counts"]["total"] > 0 and report["per_attack"]
+    # The EER of the written scores, recomputed independently from scikit-learn's ROC (bona fide positive); the
+    # two may pick neighbouring operating points, one trial of each class apart.
+    is_bona = (scores["key"] == "bonafide").to_numpy()
+    false_accept, true_accept, _ = roc_curve(is_bona, scores["score"])
+    crossing = np.argmin(np.abs((1 - true_accept) - false_accept))
+    step = 1 / is_bona.sum() + 1 / (~is_bona).sum()
+    assert report["pooled"]["eer"] == pytest.approx(((1 - true_accept[crossing]) + false_accept[crossing]) / 2,
+                                                    abs=step)
+    # The decision threshold is the one fitted on the dev split of the corpus the run trained on, not on this one.
+    calibration = json.loads((run_dir / "calibration.json").read_text())
+    assert calibration["shards"] == str(demo_dir / "shards")
+    assert report["decision_at_dev_threshold"]["threshold"] == calibration["eer_threshold"]
 
 
 @pytest.mark.slow
@@ -108,8 +123,8 @@ def test_killed_training_resumes_from_the_last_completed_epoch(shards, tmp_path)
     assert f"Epoch {completed + 1}/4" in resumed.stdout
     with open(history, newline="") as f:
         assert [int(row["epoch"]) for row in csv.DictReader(f)] == [0, 1, 2, 3]
-    run_config, model = load_run(str(run_dir))
-    assert run_config.train.epochs == 4 and model.output.shape[-1] == 1
+    run = RunDir(run_dir)
+    assert run.load_config().train.epochs == 4 and run.load_model().output.shape[-1] == 1
 
 
 def test_a_run_directory_refuses_another_configuration(shards, tmp_path):
@@ -118,3 +133,16 @@ def test_a_run_directory_refuses_another_configuration(shards, tmp_path):
     (run_dir / "config.json").write_text(json.dumps(_small_config(shards, epochs=1).to_dict()))
     with pytest.raises(ValueError, match="different configuration"):
         train(_small_config(shards, epochs=2), str(run_dir), verbose=0)
+
+
+def test_a_typo_is_refused_before_anything_is_written_and_the_corrected_command_runs(shards, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    command = ["--shards", str(shards), "--run-dir", str(run_dir), "--quiet", "--set", "train.steps_per_epoch=2",
+               "--set", f"data.clip_samples={CLIP}", "--batch-size", "8", "--set", "features.n_mels=16",
+               "--set", "model.params.base_filters=4", "--set", "model.params.embedding_units=8", "--epochs", "1"]
+    for mistake in (["--set", "train.schedule=cosin"], ["--batch-size", "-4"], ["--model", "nosuchmodel"]):
+        assert train_main(command + mistake) == 2
+        assert not run_dir.exists(), mistake
+    assert "train.schedule: 'cosin' is not one of cosine, constant, step" in capsys.readouterr().err
+    assert train_main(command) == 0
+    assert RunDir(run_dir).load_config().train.schedule == "cosine"

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.callbacks import AtomicHistory
+from pipelines.train.callbacks import AtomicHistory
 from pipelines.config import RunConfig, TrainConfig
-from pipelines.training import _with_sample_weights, build_optimizer, build_schedule, loss_weights
+from pipelines.train.training import _with_sample_weights, build_optimizer, build_schedule, loss_weights
 
 
 def test_cosine_warms_up_then_decays_to_the_floor():
