@@ -6,6 +6,11 @@
 Each (device, model, batch) is traced and run once as warm-up, then timed over `--repeats` calls of a compiled
 `tf.function` (inference mode); figures exclude the warm-up. Runs on the CPU, and on the first GPU when one is
 visible. Prints a table; nothing is asserted.
+
+SSL front ends (`--ssl-presets xls_r_300m wavlm_base_plus ...`, `--ssl-batch-sizes`): the Keras backbone
+(`models.ssl`, all hidden states, TensorFlow) against the PyTorch `transformers` model of the same architecture
+(randomly initialised, eval mode, `torch.inference_mode`) on the same device and clips, with their ratio; needs
+the `torch` extra. `--models ssl_aasist ssl_linear` times the full anti-spoofing models like the others.
 """
 
 import argparse
@@ -16,6 +21,7 @@ import tensorflow as tf
 
 import models
 from models.heads import trainable_parameter_count
+from models.ssl import SslBackbone, preset_config
 
 
 def _devices():
@@ -38,13 +44,64 @@ def measure(model, batch, repeats, jit):
     return batch * repeats / (time.perf_counter() - start)
 
 
+def measure_ssl_backbone(preset, batch, repeats, samples, jit):
+    """Clips per second of the Keras SSL backbone of `preset` (every hidden state computed)."""
+    backbone = SslBackbone(preset_config(preset), input_samples=samples)
+    forward = tf.function(lambda x: backbone(x, training=False)["last_hidden_state"], jit_compile=jit)
+    waveforms = tf.constant(0.1 * np.random.default_rng(0).standard_normal((batch, samples)), dtype=tf.float32)
+    forward(waveforms).numpy()  # trace, compile and warm up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        forward(waveforms).numpy()
+    return batch * repeats / (time.perf_counter() - start)
+
+
+def measure_torch_ssl(preset, batch, repeats, samples, device):
+    """Clips per second of the `transformers` model of the same architecture as `preset`, on `device`."""
+    import torch  # optional (the `torch` extra): only the PyTorch reference needs them
+    import transformers
+
+    hf = preset_config(preset).to_hf_config()
+    config = transformers.AutoConfig.for_model(hf.pop("model_type"), **hf)
+    model = transformers.AutoModel.from_config(config).eval().to(device)
+    waveforms = torch.from_numpy(
+        (0.1 * np.random.default_rng(0).standard_normal((batch, samples))).astype("float32")).to(device)
+    synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    with torch.inference_mode():
+        model(waveforms, output_hidden_states=True)
+        synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            model(waveforms, output_hidden_states=True)
+        synchronize()
+    return batch * repeats / (time.perf_counter() - start)
+
+
+def compare_ssl(presets, batch_sizes, repeats, samples, jit):
+    """Rows (device, preset, batch, keras clips/s, torch clips/s) of the SSL backbone comparison."""
+    rows = []
+    for device in _devices():
+        torch_device = "cuda" if device.startswith("/GPU") else "cpu"
+        for preset in presets:
+            for batch in batch_sizes:
+                with tf.device(device):
+                    ours = measure_ssl_backbone(preset, batch, repeats, samples, jit)
+                theirs = measure_torch_ssl(preset, batch, repeats, samples, torch_device)
+                rows.append((device, preset, batch, ours, theirs))
+                print(f"  {device} {preset} batch {batch}: keras {ours:.2f}, torch {theirs:.2f} clips/s", flush=True)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["aasist", "aasist_l", "rawnet2"])
+    parser.add_argument("--models", nargs="*", default=["aasist", "aasist_l", "rawnet2"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per (device, model, batch)")
     parser.add_argument("--samples", type=int, default=64600, help="clip length in samples")
     parser.add_argument("--jit", action="store_true", help="compile the forward pass with XLA")
+    parser.add_argument("--ssl-presets", nargs="*", default=[],
+                        help="SSL backbone presets to compare with transformers (e.g. xls_r_300m wavlm_base_plus)")
+    parser.add_argument("--ssl-batch-sizes", nargs="+", type=int, default=[1, 8])
     args = parser.parse_args(argv)
 
     rows = []
@@ -61,6 +118,13 @@ def main(argv=None):
     print(f"{'device':8} {'model':10} {'parameters':>12} {'batch':>6} {'clips/s':>10}")
     for device, name, params, batch, rate in rows:
         print(f"{device:8} {name:10} {params:>12,} {batch:>6} {rate:>10.2f}")
+
+    if args.ssl_presets:
+        ssl_rows = compare_ssl(args.ssl_presets, args.ssl_batch_sizes, args.repeats, args.samples, args.jit)
+        print(f"\nSSL backbone forward, keras (TensorFlow) vs transformers (PyTorch), {args.samples} samples per clip")
+        print(f"{'device':8} {'preset':16} {'batch':>6} {'keras':>10} {'torch':>10} {'keras/torch':>12}")
+        for device, preset, batch, ours, theirs in ssl_rows:
+            print(f"{device:8} {preset:16} {batch:>6} {ours:>10.2f} {theirs:>10.2f} {ours / theirs:>12.2f}")
     return 0
 
 

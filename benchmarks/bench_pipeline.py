@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
-from pipelines import datasets
+from pipelines.data import datasets
 from pipelines.config import DataConfig
 from tfrecord_builder.schema import encode_example
 
