@@ -155,6 +155,12 @@ _LOSS_OF_HEAD = {layer: name for name, layer in _HEAD_OF_LOSS.values()}
 _SHARED_SETTINGS = {OCSoftmaxScore: ("scale", "margin_real", "margin_fake"), AMSoftmaxScore: ("scale",)}
 
 
+def loss_option_names(name):
+    """The options `get_loss(name, ...)` accepts (`train.loss_options` keys, plus `label_smoothing`)."""
+    _check_options(name, {})
+    return _OPTIONS[name]
+
+
 def _check_options(name, options):
     if name not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")

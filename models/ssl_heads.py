@@ -90,6 +90,20 @@ def _backbone_config(config):
     return config if isinstance(config, SslConfig) else SslConfig.from_dict(dict(config))
 
 
+def _front_end_config(model):
+    """The constructor arguments both SSL models share: the front end and the projection after it."""
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "ssl_config": model.ssl_config.to_dict(),
+        "input_samples": model.input_samples,
+        "ssl_trainable": model.ssl_trainable,
+        "gradient_checkpointing": model.gradient_checkpointing,
+        "normalize_waveform": model.normalize_waveform,
+        "projection_units": model.projection_units,
+    }
+
+
 def _maybe_normalize(waveform, normalize):
     return WaveformNormalization(name="waveform_normalization")(waveform) if normalize else waveform
 
@@ -241,15 +255,8 @@ class SslAasist(keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "ssl_config": self.ssl_config.to_dict(),
-            "input_samples": self.input_samples,
+            **_front_end_config(self),
             "ssl_layer": self.ssl_layer,
-            "ssl_trainable": self.ssl_trainable,
-            "gradient_checkpointing": self.gradient_checkpointing,
-            "normalize_waveform": self.normalize_waveform,
-            "projection_units": self.projection_units,
             "encoder_filters": [list(pair) for pair in self.encoder_filters],
             "gat_dims": list(self.gat_dims),
             "pool_ratios": list(self.pool_ratios),
@@ -344,17 +351,7 @@ class SslLinear(keras.Model):
         self.dropout = float(dropout)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "ssl_config": self.ssl_config.to_dict(),
-            "input_samples": self.input_samples,
-            "ssl_trainable": self.ssl_trainable,
-            "gradient_checkpointing": self.gradient_checkpointing,
-            "normalize_waveform": self.normalize_waveform,
-            "projection_units": self.projection_units,
-            "dropout": self.dropout,
-        }
+        return {**_front_end_config(self), "dropout": self.dropout}
 
     @classmethod
     def from_config(cls, config):

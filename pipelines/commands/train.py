@@ -14,7 +14,7 @@ import sys
 
 from pipelines.commands.common import EXIT_INTERRUPTED, command
 from pipelines.config import ConfigError, resolve_run_config
-from pipelines.config.presets import DEFAULT_PRESET
+from pipelines.config.presets import DEFAULT_PRESET, available_presets
 from pipelines.config.stages import BACKENDS, STRATEGIES
 from pipelines.train.tabular import train_features_csv
 from pipelines.train.runtime import active_backend
@@ -34,8 +34,8 @@ def build_parser():
     parser.add_argument("--shards", help="shards directory written by 'fakespeech build' (local or gs://)")
     parser.add_argument("--model", help="registered model name (see 'fakespeech models'); starts from the plain "
                         "defaults instead of the default recipe")
-    parser.add_argument("--preset", help="a training preset, e.g. lfcc_gmm, aasist, aasist_l, aasist_finetune, "
-                        "rawnet2, demo; with neither --preset nor --model: the default recipe (preset 'default')")
+    parser.add_argument("--preset", help=f"a training preset: {', '.join(available_presets())}; with neither "
+                        "--preset nor --model: the default recipe (preset 'default')")
     parser.add_argument("--config", help="JSON or YAML file with sections data/features/augment/model/train")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting, e.g. --set train.epochs=5 --set features.kind=lfcc")

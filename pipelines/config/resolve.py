@@ -11,6 +11,7 @@ import os
 import yaml
 
 import models
+from models.losses import loss_option_names
 from pipelines.config.presets import get_preset
 from pipelines.config.stages import FEATURE_OUTPUT_KINDS, RunConfig
 from tfrecord_builder.dataclass_config import ConfigError, deep_merge, parse_overrides
@@ -38,7 +39,7 @@ def load_config_file(path):
 
 
 def check_model(run_config):
-    """The model is registered and takes the input the feature front end produces."""
+    """The model is registered, takes the input the feature front end produces, and its loss takes the options."""
     name = run_config.model.name
     if name not in models.available():
         raise ConfigError(f"model.name: unknown model {name!r}; available: {', '.join(models.available())}")
@@ -48,6 +49,11 @@ def check_model(run_config):
         wanted = [kind for kind, output in FEATURE_OUTPUT_KINDS.items() if output in ACCEPTED_INPUTS[entry.input_kind]]
         raise ConfigError(f"model {name!r} takes {entry.input_kind} input but features.kind="
                           f"{run_config.features.kind!r} gives {produced}; set features.kind to one of {wanted}")
+    train = run_config.train
+    unknown = sorted(set(train.loss_options) - set(loss_option_names(train.loss)))
+    if unknown:
+        raise ConfigError(f"train.loss_options: {unknown} are not options of train.loss={train.loss!r}; it takes "
+                          f"{', '.join(n for n in loss_option_names(train.loss) if n != 'label_smoothing')}")
     return run_config
 
 

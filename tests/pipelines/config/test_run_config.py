@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pipelines.config import DataConfig, RunConfig, TrainConfig, resolve_run_config
-from tfrecord_builder.dataclass_config import parse_overrides
+from tfrecord_builder.dataclass_config import ConfigError, parse_overrides
 
 
 def test_unknown_key_is_rejected_by_name():
@@ -68,3 +68,16 @@ def test_bad_yaml_names_the_file(tmp_path):
     path.write_text("train: [unclosed\n")
     with pytest.raises(ValueError, match="bad.yaml"):
         resolve_run_config(config_file=str(path))
+
+
+@pytest.mark.parametrize("loss, options, wrong", [("amsoftmax", '{"margin_real": 0.9}', "margin_real"),
+                                                  ("ocsoftmax", '{"margin": 0.2}', "margin")])
+def test_loss_options_of_another_loss_are_refused_at_resolution(loss, options, wrong):
+    with pytest.raises(ConfigError, match=f"train.loss_options: \\['{wrong}'\\]"):
+        resolve_run_config(overrides=["model.name=lcnn", f"train.loss={loss}", f"train.loss_options={options}"])
+
+
+def test_options_of_the_chosen_margin_loss_resolve():
+    resolved = resolve_run_config(overrides=["model.name=lcnn", "train.loss=amsoftmax",
+                                             'train.loss_options={"margin": 0.3, "scale": 20}'])
+    assert resolved.train.loss_options == {"margin": 0.3, "scale": 20}

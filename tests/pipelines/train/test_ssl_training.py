@@ -177,6 +177,8 @@ def test_ssl_aasist_trains_and_its_loss_falls(backend, separable_shards, tmp_pat
         rows = list(csv.DictReader(file))
     losses = [float(row["loss"]) for row in rows]
     assert len(losses) == 4 and all(np.isfinite(losses))
-    assert losses[-1] < 0.5 * losses[0], losses
+    # Falls from the first epoch's mean (already partly trained) and ends well below chance, ln 2 for two
+    # balanced classes: how much of the fall lands in epoch 1 varies with the backend's thread timing.
+    assert losses[-1] < losses[0] and losses[-1] < 0.5 * np.log(2), losses
     assert float(rows[0]["learning_rate"]) == pytest.approx(1e-3)  # the back end's rate is the run's
     assert os.path.isfile(run_dir / "model.keras")
