@@ -6,7 +6,7 @@ model, train); `pipelines.config.resolve.resolve_run_config` layers a config fil
 AASIST / AASIST-L (clovaai/aasist config/AASIST.conf, AASIST-L.conf): raw 64,600-sample clips, Adam lr 1e-4 with
 cosine decay to 5e-6, weight decay 1e-4, batch 24, 100 epochs, cross-entropy weighted 0.1 spoof : 0.9 bona fide,
 the model of the best dev EER kept. Our loss weights are (bona fide 1, spoof `spoof_loss_weight`), so the
-published 0.1 : 0.9 becomes `spoof_loss_weight = 0.1 / 0.9`; only the ratio matters to Adam. Two deliberate
+published 0.1 : 0.9 becomes `spoof_loss_weight = 0.1 / 0.9`; only the ratio matters to Adam. One deliberate
 difference: Keras' Adam decouples weight decay where PyTorch's Adam adds it to the gradient (L2).
 
 RawNet2 (asvspoof-challenge/2021 LA/Baseline-RawNet2): Adam lr 1e-4 held constant, weight decay 1e-4, batch 32,
@@ -47,9 +47,9 @@ default: what `fakespeech train` trains with neither --preset nor --model (`DEFA
 log-mel bands (4 s clips, 10 epochs, about 5 CPU-minutes on realdev) with two waveform remedies: channel
 degradations (telephone band and 8 kHz round trip, G.711 companding, 8-16 bit quantisation, random EQ) and RawBoost
 (LnL convolutive + ISD impulsive noise on half the clips). Chosen on realdev among the measured recipes
-(benchmarks/bench_recipes.py; README, "Real speech"): on its unseen eval systems it was the only one to beat the
-LFCC-GMM baseline on every seed, pooled and on the neural vocoders; the augmentations make the model rely less on
-the recording channel and bandwidth that separate realdev's sources.
+(benchmarks/bench_recipes.py; README, "Real speech"): on its unseen eval systems it was the only recipe measured over 3 seeds to beat
+the LFCC-GMM baseline on every seed, pooled and on the neural vocoders (presumably because the augmentations make
+the model rely less on the recording channel and bandwidth that separate realdev's sources).
 
 demo: what `fakespeech demo` trains: a small log-mel LCNN on 2-second clips that learns the generated corpus on
 a 2-core CPU in a few minutes.
