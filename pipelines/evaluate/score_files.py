@@ -36,14 +36,19 @@ def _lines(path):
             yield number, fields
 
 
-def _parse_score(path, number, text):
+def parse_finite_number(text, where):
+    """`float(text)`; a ValueError "<where> '<text>' is not a number" (or "is not finite") otherwise."""
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{path}:{number}: score {text!r} is not a number") from None
+        raise ValueError(f"{where} {text!r} is not a number") from None
     if not np.isfinite(value):
-        raise ValueError(f"{path}:{number}: score {text!r} is not finite")
+        raise ValueError(f"{where} {text!r} is not finite")
     return value
+
+
+def _parse_score(path, number, text):
+    return parse_finite_number(text, f"{path}:{number}: score")
 
 
 def _check_unique(frame, path):

@@ -37,7 +37,7 @@ from pipelines.config import load_config_file, resolve_run_config
 from pipelines.config.stages import TABLE_PARTS
 from pipelines.evaluate.calibration import fit_on_dev
 from pipelines.evaluate.report import write_report
-from pipelines.evaluate.score_files import write_score_file
+from pipelines.evaluate.score_files import parse_finite_number, write_score_file
 from pipelines.features import DEEP_VOICE_COLUMNS
 from pipelines.features.deep_voice import DEEP_VOICE_SAMPLE_RATE
 from pipelines.run_dir import RunDir
@@ -121,13 +121,7 @@ def load_features_csv(path):
 
 
 def _number(text, path, line_no, column):
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{path}:{line_no}: column {column}: {text!r} is not a number") from None
-    if not np.isfinite(value):
-        raise ValueError(f"{path}:{line_no}: column {column}: {text!r} is not finite")
-    return value
+    return parse_finite_number(text, f"{path}:{line_no}: column {column}:")
 
 
 def _label(text, path, line_no):
